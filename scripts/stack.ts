@@ -1,0 +1,289 @@
+// Runs the whole pipeline on this machine: the infrastructure (through infra/infra.sh), the
+// topics, and every service as a child process. Commands:
+//   start   everything in the foreground plus the simulator and a live status line; Ctrl-C
+//           stops what this command started
+//   up      infrastructure and services in the background (pid files in .data/run)
+//   down    stop the background services and the infrastructure
+//   status  what runs, and where
+//   topics  create the pipeline's topics
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '@tradewatch/shared/logger';
+import { createConsumer, createKafka, ensureTopics, type Admin } from '@tradewatch/shared/kafka';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DATA = process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data');
+const RUN = join(DATA, 'run');
+const LOGS = join(DATA, 'logs');
+const env = process.env;
+const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const gatewayPort = env.GATEWAY_PORT ?? '8080';
+const clickhouseUrl = env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+const eventsTopic = env.EVENTS_TOPIC ?? 'game-events';
+const alertsTopic = env.ALERTS_TOPIC ?? 'alerts';
+const eventsPartitions = Number(env.EVENTS_PARTITIONS ?? '6');
+const processors = Number(env.PROCESSOR_INSTANCES ?? '2');
+
+interface ServiceSpec {
+  name: string;
+  entry: string;
+  env?: Record<string, string>;
+}
+
+const SERVICES: ServiceSpec[] = [
+  { name: 'gateway', entry: 'services/gateway/src/main.ts' },
+  ...Array.from({ length: processors }, (_, i) => ({
+    name: `processor-${i + 1}`,
+    entry: 'services/processor/src/main.ts',
+    env: { PROCESSOR_INSTANCE_ID: `p${i + 1}` },
+  })),
+  { name: 'sink', entry: 'services/sink/src/main.ts' },
+];
+const SIMULATOR: ServiceSpec = { name: 'simulator', entry: 'services/simulator/src/main.ts' };
+
+const say = (msg: string) => process.stdout.write(`tradewatch: ${msg}\n`);
+
+const infra = (...args: string[]): void => {
+  const r = spawnSync('bash', [join(ROOT, 'infra/infra.sh'), ...args], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    say(`infra/infra.sh ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+};
+
+const infraRunning = (): boolean =>
+  spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'ignore' }).status === 0;
+
+const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
+  const kafka = createKafka({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+const createTopics = () =>
+  withAdmin((admin) =>
+    ensureTopics(admin, [
+      { topic: eventsTopic, partitions: eventsPartitions, config: { 'retention.ms': String(7 * 24 * 3600 * 1000), 'min.insync.replicas': '1' } },
+      { topic: alertsTopic, partitions: eventsPartitions, config: { 'retention.ms': String(30 * 24 * 3600 * 1000) } },
+    ]),
+  );
+
+const serviceEnv = (spec: ServiceSpec): NodeJS.ProcessEnv => ({
+  ...env,
+  TRADEWATCH_DEMO: env.GATEWAY_TOKENS === undefined ? '1' : (env.TRADEWATCH_DEMO ?? '0'),
+  ...spec.env,
+});
+
+const launch = (spec: ServiceSpec, detached: boolean): ChildProcess => {
+  mkdirSync(LOGS, { recursive: true });
+  const out = openSync(join(LOGS, `${spec.name}.log`), 'a');
+  const child = spawn(process.execPath, [join(ROOT, spec.entry)], {
+    cwd: ROOT,
+    env: serviceEnv(spec),
+    stdio: ['ignore', out, out],
+    detached,
+  });
+  closeSync(out);
+  return child;
+};
+
+const pidFile = (name: string) => join(RUN, `${name}.svc.pid`);
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const runningPid = (name: string): number | undefined => {
+  if (!existsSync(pidFile(name))) return undefined;
+  const pid = Number(readFileSync(pidFile(name), 'utf8'));
+  const cmd = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+  return pid > 0 && alive(pid) && cmd.includes('/src/main.ts') ? pid : undefined;
+};
+
+const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 60000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(250);
+  }
+  throw new Error(`${what} not ready after ${timeoutMs / 1000}s (see ${LOGS})`);
+};
+
+const gatewayReady = async () => (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok;
+
+const stopPids = async (pids: number[]) => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  const deadline = Date.now() + 20000;
+  while (pids.some(alive) && Date.now() < deadline) await sleep(100);
+  for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+};
+
+const demoNotice = () => {
+  if (env.GATEWAY_TOKENS === undefined) {
+    say('GATEWAY_TOKENS is not set: using the demo credential demo:demo-token (bearer token "demo-token")');
+  }
+};
+
+const urls = () => [
+  `  ingest API     http://127.0.0.1:${gatewayPort}/v1/events   (docs: http://127.0.0.1:${gatewayPort}/docs)`,
+  `  ClickHouse     ${clickhouseUrl}/play   (database tradewatch; npm run query -- "SELECT ...")`,
+  `  Kafka          ${brokers.join(',')}   (topics ${eventsTopic}, ${alertsTopic}; e.g. kcat -C -b ${brokers[0]} -t ${alertsTopic} -X isolation.level=read_committed)`,
+  `  logs           ${LOGS}`,
+];
+
+const up = async () => {
+  infra('up');
+  await createTopics();
+  demoNotice();
+  mkdirSync(RUN, { recursive: true });
+  for (const spec of SERVICES) {
+    const pid = runningPid(spec.name);
+    if (pid !== undefined) {
+      say(`${spec.name}: already running (pid ${pid})`);
+      continue;
+    }
+    const child = launch(spec, true);
+    child.unref();
+    writeFileSync(pidFile(spec.name), String(child.pid));
+    say(`${spec.name}: started (pid ${child.pid}, log ${join(LOGS, `${spec.name}.log`)})`);
+  }
+  await waitFor('gateway', gatewayReady);
+  say('up; stop with npm run down');
+  for (const line of urls()) process.stdout.write(`${line}\n`);
+};
+
+const down = async () => {
+  const pids: number[] = [];
+  for (const spec of [...SERVICES, SIMULATOR]) {
+    const pid = runningPid(spec.name);
+    if (pid !== undefined) pids.push(pid);
+    rmSync(pidFile(spec.name), { force: true });
+  }
+  await stopPids(pids);
+  say(`stopped ${pids.length} service process(es)`);
+  infra('down');
+};
+
+const clickhouseCount = async (table: string): Promise<number> => {
+  const q = `SELECT count() FROM tradewatch.${table}`;
+  const res = await fetch(`${clickhouseUrl}/?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(2000) });
+  return res.ok ? Number((await res.text()).trim()) : NaN;
+};
+
+const topicEnd = async (admin: Admin, topic: string): Promise<number> =>
+  (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+
+const start = async () => {
+  const infraWasUp = infraRunning();
+  infra('up');
+  await createTopics();
+  demoNotice();
+  const children = new Map<string, ChildProcess>();
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\n');
+    say('stopping services...');
+    await stopPids([...children.values()].map((c) => c.pid!).filter(alive));
+    if (!infraWasUp) infra('down');
+    else say('infrastructure was already running before npm start; left running (npm run down stops it)');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  for (const spec of SERVICES) {
+    const child = launch(spec, false);
+    children.set(spec.name, child);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      say(`${spec.name} exited (${code ?? signal}); see ${join(LOGS, `${spec.name}.log`)}`);
+      void stopAll(1);
+    });
+  }
+  await waitFor('gateway', gatewayReady);
+  children.set(SIMULATOR.name, launch(SIMULATOR, false));
+  say('running — Ctrl-C stops everything this command started');
+  for (const line of urls()) process.stdout.write(`${line}\n`);
+
+  const kafka = createKafka({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
+  const admin = kafka.admin();
+  await admin.connect();
+  const alertsConsumer = createConsumer(kafka, { groupId: `tradewatch-stack-${process.pid}-${Date.now()}`, readUncommitted: false });
+  let alerts = 0;
+  await alertsConsumer.connect();
+  await alertsConsumer.subscribe({ topic: alertsTopic, fromBeginning: false });
+  await alertsConsumer.run({ eachBatch: async ({ batch }) => void (alerts += batch.messages.length) });
+
+  let last = { at: Date.now(), events: await topicEnd(admin, eventsTopic) };
+  const startEvents = last.events;
+  const tty = process.stdout.isTTY;
+  for (;;) {
+    await sleep(2000);
+    if (stopping) return;
+    const events = await topicEnd(admin, eventsTopic).catch(() => last.events);
+    const rate = ((events - last.events) * 1000) / (Date.now() - last.at);
+    last = { at: Date.now(), events };
+    const [archivedEvents, archivedAlerts] = await Promise.all([clickhouseCount('events'), clickhouseCount('alerts')]).catch(
+      () => [NaN, NaN],
+    );
+    const line =
+      `events/s accepted ${rate.toFixed(0).padStart(6)} | events ${String(events - startEvents).padStart(8)} ` +
+      `| alerts raised ${String(alerts).padStart(5)} | rows archived: events ${archivedEvents}, alerts ${archivedAlerts}`;
+    process.stdout.write(tty ? `\r${line}   ` : `${line}\n`);
+  }
+};
+
+const status = () => {
+  spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'inherit' });
+  for (const spec of SERVICES) {
+    const pid = runningPid(spec.name);
+    process.stdout.write(`${spec.name.padEnd(12)} ${pid === undefined ? 'stopped' : `running (pid ${pid})`}\n`);
+  }
+};
+
+const command = process.argv[2];
+try {
+  switch (command) {
+    case 'start':
+      await start();
+      break;
+    case 'up':
+      await up();
+      break;
+    case 'down':
+      await down();
+      break;
+    case 'status':
+      status();
+      break;
+    case 'topics':
+      await createTopics();
+      say(`topics ready: ${eventsTopic} (${eventsPartitions} partitions), ${alertsTopic}`);
+      break;
+    default:
+      process.stderr.write('usage: node scripts/stack.ts start|up|down|status|topics\n');
+      process.exit(2);
+  }
+} catch (err) {
+  say(`failed: ${(err as Error).message}`);
+  process.exit(1);
+}

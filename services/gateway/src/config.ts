@@ -1,0 +1,52 @@
+// The gateway's configuration: every environment variable it reads, validated at start-up.
+import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { parseTokens, type TokenEntry } from './auth.ts';
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  kafkaBrokers: string[];
+  eventsTopic: string;
+  redisUrl: string;
+  tokens: TokenEntry[];
+  /** How long a publish may take before the client gets 503, ms. */
+  publishTimeoutMs: number;
+  idempotencyWindowSec: number;
+  rateLimitEventsPerSec: number;
+  maxBodyBytes: number;
+  maxEventsPerRequest: number;
+  logLevel: LogLevel;
+}
+
+/** The demo credential that only `npm start` and `npm run up` fall back to (TRADEWATCH_DEMO=1). */
+export const DEMO_TOKENS = 'demo:demo-token';
+
+export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
+  const r = new EnvReader(env);
+  const allowDemo = r.bool('TRADEWATCH_DEMO', false);
+  const tokenText = r.optionalString('GATEWAY_TOKENS') ?? (allowDemo ? DEMO_TOKENS : undefined);
+  let tokens: TokenEntry[] = [];
+  if (tokenText === undefined) {
+    r.problem('GATEWAY_TOKENS is required: serverId:token[,serverId:token...] (token may be sha256:<hex>)');
+  } else {
+    try {
+      tokens = parseTokens(tokenText);
+    } catch (err) {
+      r.problem(`GATEWAY_TOKENS: ${(err as Error).message}`);
+    }
+  }
+  return r.finish('gateway', {
+    host: r.string('GATEWAY_HOST', '127.0.0.1'),
+    port: r.int('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
+    kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
+    eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']).toString(),
+    tokens,
+    publishTimeoutMs: r.int('GATEWAY_PUBLISH_TIMEOUT_MS', 5000, { min: 100, max: 120000 }),
+    idempotencyWindowSec: r.int('GATEWAY_IDEMPOTENCY_WINDOW_SEC', 86400, { min: 1 }),
+    rateLimitEventsPerSec: r.int('GATEWAY_RATE_LIMIT_EVENTS_PER_SEC', 100000, { min: 1 }),
+    maxBodyBytes: r.int('GATEWAY_MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
+    maxEventsPerRequest: r.int('GATEWAY_MAX_EVENTS_PER_REQUEST', 1000, { min: 1, max: 10000 }),
+    logLevel: r.logLevel(),
+  });
+};

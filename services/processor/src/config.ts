@@ -1,0 +1,58 @@
+// The processor's configuration: every environment variable it reads, validated at start-up.
+import { randomUUID } from 'node:crypto';
+import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { MAX_HISTORY } from './user-state-store.ts';
+import type { RuleParams } from './detect-large-trade.ts';
+
+export interface ProcessorConfig {
+  kafkaBrokers: string[];
+  eventsTopic: string;
+  alertsTopic: string;
+  changelogTopic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  /** Prefix of the per-partition transactional ids: `<prefix>-<partition>`. */
+  transactionalIdPrefix: string;
+  instanceId: string;
+  rule: RuleParams;
+  /** Upper bound on the time a fetched batch waits before it is processed and committed, ms. */
+  commitIntervalMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  transactionTimeoutMs: number;
+  maxBytesPerPartition: number;
+  statsIntervalMs: number;
+  logLevel: LogLevel;
+}
+
+export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
+  const r = new EnvReader(env);
+  const groupId = r.string('PROCESSOR_GROUP_ID', 'tradewatch-processor');
+  const sessionTimeoutMs = r.int('PROCESSOR_SESSION_TIMEOUT_MS', 10000, { min: 3000, max: 300000 });
+  const heartbeatIntervalMs = r.int('PROCESSOR_HEARTBEAT_INTERVAL_MS', 1000, { min: 100, max: 60000 });
+  if (heartbeatIntervalMs * 3 > sessionTimeoutMs) {
+    r.problem('PROCESSOR_HEARTBEAT_INTERVAL_MS must be at most a third of PROCESSOR_SESSION_TIMEOUT_MS');
+  }
+  return r.finish('processor', {
+    kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
+    eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
+    alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+    changelogTopic: r.string('PROCESSOR_CHANGELOG_TOPIC', `tradewatch.${groupId}.changelog`),
+    deadLetterTopic: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
+    groupId,
+    transactionalIdPrefix: r.string('PROCESSOR_TRANSACTIONAL_ID_PREFIX', groupId),
+    instanceId: r.string('PROCESSOR_INSTANCE_ID', randomUUID().slice(0, 8)),
+    rule: {
+      history: r.int('RULE_HISTORY', 20, { min: 1, max: MAX_HISTORY >> 1 }),
+      minTrades: r.int('RULE_MIN_TRADES', 5, { min: 1, max: 1000 }),
+      amountFactor: r.number('RULE_AMOUNT_FACTOR', 3, { min: 0 }),
+    },
+    commitIntervalMs: r.int('PROCESSOR_COMMIT_INTERVAL_MS', 100, { min: 1, max: 60000 }),
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
+    transactionTimeoutMs: r.int('PROCESSOR_TRANSACTION_TIMEOUT_MS', 30000, { min: 1000, max: 900000 }),
+    maxBytesPerPartition: r.int('PROCESSOR_MAX_BYTES_PER_PARTITION', 1048576, { min: 1024 }),
+    statsIntervalMs: r.int('STATS_INTERVAL_MS', 10000, { min: 0 }),
+    logLevel: r.logLevel(),
+  });
+};

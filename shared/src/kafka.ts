@@ -1,0 +1,208 @@
+// Every use of the Kafka client library lives here: client construction, producers (idempotent
+// and transactional), consumers, topic creation and error classification. Services depend on
+// this module, never on kafkajs directly, so a change of client touches one place.
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  Partitioners,
+  CompressionTypes,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type ITopicConfig,
+  type KafkaConfig,
+  type Message,
+  type Producer,
+  type Transaction,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type IHeaders,
+} from 'kafkajs';
+import type { Logger } from './logger.ts';
+import { TradewatchError } from './errors.ts';
+
+export type { Kafka, Admin, Consumer, Producer, Transaction, Message, EachBatchPayload, KafkaMessage, IHeaders };
+export { CompressionTypes };
+
+export interface KafkaClientOptions {
+  brokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  /** Connection and request timeouts, ms. */
+  connectionTimeout?: number;
+  requestTimeout?: number;
+  retries?: number;
+}
+
+const levelName = (level: KafkaLogLevel): 'error' | 'warn' | 'info' | 'debug' => {
+  switch (level) {
+    case KafkaLogLevel.ERROR:
+    case KafkaLogLevel.NOTHING:
+      return 'error';
+    case KafkaLogLevel.WARN:
+      return 'warn';
+    case KafkaLogLevel.INFO:
+      return 'info';
+    default:
+      return 'debug';
+  }
+};
+
+let warningFilterInstalled = false;
+/**
+ * kafkajs 2.2.4 schedules timers with a negative delay on Node >= 24 (tulios/kafkajs#1751);
+ * Node clamps them to 1 ms, exactly the old behaviour, but prints a TimeoutNegativeWarning each
+ * time. Drop that one warning and print every other as Node would.
+ */
+const filterKafkajsTimerWarning = (): void => {
+  if (warningFilterInstalled) return;
+  warningFilterInstalled = true;
+  const defaults = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name === 'TimeoutNegativeWarning') return;
+    for (const listener of defaults) listener(warning);
+  });
+};
+
+/** A kafkajs client whose own logs go through pino (at warn and above by default). */
+export const createKafka = (opts: KafkaClientOptions): Kafka => {
+  filterKafkajsTimerWarning();
+  const log = opts.logger.child({ module: 'kafkajs' });
+  const config: KafkaConfig = {
+    clientId: opts.clientId,
+    brokers: [...opts.brokers],
+    connectionTimeout: opts.connectionTimeout ?? 3000,
+    requestTimeout: opts.requestTimeout ?? 30000,
+    retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: opts.retries ?? 8 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, namespace, log: entry }) => {
+        const { message, ...fields } = entry;
+        // Retries are bounded on purpose (a request must fail rather than hang); transactions and
+        // downstream deduplication keep exactly-once, so this start-up warning is noise.
+        if (String(message).startsWith('Limiting retries for the idempotent producer')) return;
+        log[levelName(level)]({ namespace, ...fields }, String(message));
+      },
+  };
+  return new Kafka(config);
+};
+
+/** Producer for the gateway: idempotent, acks from all in-sync replicas, Java-compatible partitioning. */
+export const createIdempotentProducer = (kafka: Kafka): Producer =>
+  kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+
+/**
+ * A transactional producer. kafkajs lacks KIP-447, so zombie fencing relies on one
+ * transactional id per input partition: a new owner's `connect()` (InitProducerId) fences the
+ * previous owner's producer and aborts its open transaction.
+ */
+export const createTransactionalProducer = (kafka: Kafka, transactionalId: string, transactionTimeout: number): Producer =>
+  kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+
+export type ConsumerOptions = Pick<
+  ConsumerConfig,
+  | 'groupId'
+  | 'sessionTimeout'
+  | 'heartbeatInterval'
+  | 'rebalanceTimeout'
+  | 'maxWaitTimeInMs'
+  | 'minBytes'
+  | 'maxBytes'
+  | 'maxBytesPerPartition'
+  | 'readUncommitted'
+>;
+
+export const createConsumer = (kafka: Kafka, opts: ConsumerOptions): Consumer =>
+  kafka.consumer({ allowAutoTopicCreation: false, ...opts });
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor?: number;
+  config?: Record<string, string>;
+}
+
+/**
+ * Creates the topics that do not exist yet, with explicit partition counts and settings, and
+ * checks that the ones that do exist have the expected partition count.
+ */
+export const ensureTopics = async (admin: Admin, specs: readonly TopicSpec[]): Promise<void> => {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length > 0) {
+    const topics: ITopicConfig[] = missing.map((s) => ({
+      topic: s.topic,
+      numPartitions: s.partitions,
+      replicationFactor: s.replicationFactor ?? 1,
+      configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+    }));
+    try {
+      await admin.createTopics({ topics, waitForLeaders: true });
+    } catch (err) {
+      // Another process may have created them in between; that is fine if they now exist.
+      const now = new Set(await admin.listTopics());
+      if (missing.some((s) => !now.has(s.topic))) throw classifyKafkaError(err);
+    }
+  }
+  const present = specs.filter((s) => existing.has(s.topic));
+  if (present.length > 0) {
+    const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+    for (const t of meta.topics) {
+      const spec = present.find((s) => s.topic === t.name)!;
+      if (t.partitions.length !== spec.partitions) {
+        throw new TradewatchError(
+          'KAFKA_TOPIC_MISMATCH',
+          `topic ${t.name} has ${t.partitions.length} partitions, expected ${spec.partitions}`,
+        );
+      }
+    }
+  }
+};
+
+export const partitionCount = async (admin: Admin, topic: string): Promise<number> => {
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch((err: unknown) => {
+    throw new TradewatchError('KAFKA_TOPIC_MISSING', `topic ${topic} does not exist or is unreachable`, {
+      cause: err,
+    });
+  });
+  const n = meta.topics[0]?.partitions.length ?? 0;
+  if (n === 0) throw new TradewatchError('KAFKA_TOPIC_MISSING', `topic ${topic} does not exist`);
+  return n;
+};
+
+/** Errors that mean this process is a zombie: another instance owns its transactional id. */
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
+
+/** Maps any kafkajs error to a TradewatchError; kafkajs' own `retriable` flag decides retries. */
+export const classifyKafkaError = (err: unknown): TradewatchError => {
+  if (err instanceof TradewatchError) return err;
+  const e = err as { name?: string; type?: string; message?: string; retriable?: boolean };
+  if (e.type !== undefined && FENCED.has(e.type)) {
+    return new TradewatchError('KAFKA_FENCED', `producer fenced: ${e.message ?? e.type}`, { cause: err });
+  }
+  return new TradewatchError('KAFKA_ERROR', `${e.name ?? 'Error'}: ${e.message ?? String(err)}`, {
+    retriable: e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSConnectionError',
+    cause: err,
+  });
+};
+
+export const headerString = (headers: IHeaders | undefined, name: string): string | undefined => {
+  const v = headers?.[name];
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
+};

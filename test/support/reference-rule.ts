@@ -1,0 +1,80 @@
+// A deliberately plain implementation of the detection rule (SPEC §4), written from the spec
+// text with ordinary arrays and no optimisation. Tests use it to decide what "correct" is.
+import { deriveAlertId, RULE_ID } from '@tradewatch/shared/alerts';
+import type { GameEvent } from '@tradewatch/shared/events';
+
+export interface ReferenceParams {
+  history: number;
+  minTrades: number;
+  amountFactor: number;
+}
+
+export interface ExpectedAlert {
+  alertId: string;
+  userId: string;
+  tradeEventId: string;
+  amount: number;
+  baseline: number;
+  ip: string;
+  knownIps: string[];
+  previousTrades: number;
+}
+
+interface UserHistory {
+  session: string | undefined;
+  pastSessions: string[];
+  trades: number[];
+  seen: string[];
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** Applies the rule to events in topic order and returns the alerts it must raise. */
+export const referenceAlerts = (
+  events: readonly GameEvent[],
+  params: ReferenceParams = { history: 20, minTrades: 5, amountFactor: 3 },
+): ExpectedAlert[] => {
+  const users = new Map<string, UserHistory>();
+  const alerts: ExpectedAlert[] = [];
+  for (const ev of events) {
+    let u = users.get(ev.userId);
+    if (!u) {
+      u = { session: undefined, pastSessions: [], trades: [], seen: [] };
+      users.set(ev.userId, u);
+    }
+    // The user's history: current session, past sessions and trades kept, i.e. 2H+1 events.
+    if (u.seen.includes(ev.eventId)) continue;
+    u.seen.push(ev.eventId);
+    if (u.seen.length > 2 * params.history + 1) u.seen.shift();
+
+    if (ev.type === 'login') {
+      if (u.session !== undefined) u.pastSessions.push(u.session);
+      if (u.pastSessions.length > params.history) u.pastSessions.shift();
+      u.session = ev.ip;
+      continue;
+    }
+    const previous = u.trades.slice(-params.history);
+    const baseline = previous.length > 0 ? median(previous) : 0;
+    const largeAmount = previous.length >= params.minTrades && ev.amount > params.amountFactor * baseline;
+    const newIp = u.session !== undefined && u.pastSessions.length > 0 && !u.pastSessions.includes(u.session);
+    if (largeAmount && newIp) {
+      alerts.push({
+        alertId: deriveAlertId(RULE_ID, ev.eventId),
+        userId: ev.userId,
+        tradeEventId: ev.eventId,
+        amount: ev.amount,
+        baseline,
+        ip: u.session!,
+        knownIps: [...new Set([...u.pastSessions].reverse())],
+        previousTrades: previous.length,
+      });
+    }
+    u.trades.push(ev.amount);
+    if (u.trades.length > params.history) u.trades.shift();
+  }
+  return alerts;
+};
