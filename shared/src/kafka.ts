@@ -110,6 +110,10 @@ export const createTransactionalProducer = (kafka: Kafka, transactionalId: strin
     maxInFlightRequests: 1,
     transactionTimeout,
     allowAutoTopicCreation: false,
+    // A transaction begun right after a commit meets CONCURRENT_TRANSACTIONS while the broker
+    // writes the markers; kafkajs retries after initialRetryTime (tulios/kafkajs#304). 20 ms
+    // instead of 100 took back-to-back transactions from ~99 ms to ~28 ms here.
+    retry: { initialRetryTime: 20, maxRetryTime: 1000, retries: 10 },
     createPartitioner: Partitioners.DefaultPartitioner,
   });
 

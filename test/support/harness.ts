@@ -1,0 +1,172 @@
+// Test harness for tests that cross services: unique names, child-process services, waiting on
+// conditions with deadlines, and reading topics and ClickHouse the way a user would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '@tradewatch/shared/logger';
+import {
+  createConsumer,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  type Admin,
+  type Kafka,
+  type KafkaMessage,
+  type Message,
+} from '@tradewatch/shared/kafka';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const LOG_DIR = join(process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data'), 'logs', 'tests');
+
+export const uniqueName = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+export const testKafka = (): Kafka => createKafka({ brokers: BROKERS, clientId: uniqueName('test'), logger: createLogger('test', 'error') });
+
+export const withAdmin = async <T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+export const createTestTopics = (kafka: Kafka, topics: { topic: string; partitions: number }[]) =>
+  withAdmin(kafka, (admin) => ensureTopics(admin, topics));
+
+export const deleteTestTopics = (kafka: Kafka, topics: string[]) =>
+  withAdmin(kafka, (admin) => admin.deleteTopics({ topics, timeout: 10000 })).catch(() => undefined);
+
+/** Waits until `check` returns a truthy value (which it returns), failing after the deadline. */
+export const waitUntil = async <T>(what: string, check: () => Promise<T> | T, timeoutMs = 30000, everyMs = 200): Promise<NonNullable<T>> => {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await sleep(everyMs);
+  }
+};
+
+export interface RunningService {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<number | null>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash at an arbitrary moment. */
+  kill(): Promise<void>;
+  log(): string;
+}
+
+/** Runs a service's main.ts as a child process on Node 24 with the given environment. */
+export const startService = (service: string, env: Record<string, string>, label = service): RunningService => {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const logFile = join(LOG_DIR, `${uniqueName(label)}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [join(ROOT, `services/${service}/src/main.ts`)], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', STATS_INTERVAL_MS: '0', ...env },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    name: label,
+    child,
+    logFile,
+    exited,
+    async stop() {
+      if (running()) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (running()) child.kill('SIGKILL');
+      await exited;
+    },
+    log: () => readFileSync(logFile, 'utf8'),
+  };
+};
+
+/** Reads a whole topic from the beginning (read_committed unless told otherwise) until `done` holds. */
+export const readTopicUntil = async (
+  kafka: Kafka,
+  topic: string,
+  done: (messages: KafkaMessage[]) => boolean,
+  opts: { timeoutMs?: number; readUncommitted?: boolean } = {},
+): Promise<KafkaMessage[]> => {
+  const consumer = createConsumer(kafka, { groupId: uniqueName('reader'), readUncommitted: opts.readUncommitted ?? false, maxWaitTimeInMs: 100 });
+  const messages: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => void messages.push(...batch.messages) });
+    await waitUntil(`${topic} to reach the expected content (${messages.length} read)`, () => done(messages), opts.timeoutMs ?? 30000);
+    return messages;
+  } finally {
+    await consumer.disconnect();
+  }
+};
+
+/** Reads a topic until it has been quiet for `quietMs` after reaching at least `min` records. */
+export const readTopicSettled = async (kafka: Kafka, topic: string, min: number, quietMs = 1500, timeoutMs = 60000) => {
+  let lastCount = -1;
+  let lastChange = Date.now();
+  return readTopicUntil(
+    kafka,
+    topic,
+    (m) => {
+      if (m.length !== lastCount) {
+        lastCount = m.length;
+        lastChange = Date.now();
+      }
+      return m.length >= min && Date.now() - lastChange >= quietMs;
+    },
+    { timeoutMs },
+  );
+};
+
+export const produce = async (kafka: Kafka, topic: string, messages: Message[]): Promise<void> => {
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 1000) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+};
+
+/** Runs a query on ClickHouse over HTTP and returns its JSONEachRow rows. */
+export const clickhouse = async <T = Record<string, unknown>>(sql: string): Promise<T[]> => {
+  const res = await fetch(`${CLICKHOUSE_URL}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`, { signal: AbortSignal.timeout(10000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse: ${text.slice(0, 300)}`);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+};
+
+export const clickhouseCommand = async (sql: string): Promise<void> => {
+  const res = await fetch(CLICKHOUSE_URL, { method: 'POST', body: sql, signal: AbortSignal.timeout(10000) });
+  if (!res.ok) throw new Error(`ClickHouse: ${(await res.text()).slice(0, 300)}`);
+};
