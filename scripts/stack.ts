@@ -58,7 +58,11 @@ const infraRunning = (): boolean =>
   spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'ignore' }).status === 0;
 
 const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
-  const kafka = createKafka({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
+  const kafka = createKafka({
+    brokers,
+    clientId: 'tradewatch-stack',
+    logger: createLogger('stack', 'error'),
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -71,8 +75,16 @@ const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
 const createTopics = () =>
   withAdmin((admin) =>
     ensureTopics(admin, [
-      { topic: eventsTopic, partitions: eventsPartitions, config: { 'retention.ms': String(7 * 24 * 3600 * 1000), 'min.insync.replicas': '1' } },
-      { topic: alertsTopic, partitions: eventsPartitions, config: { 'retention.ms': String(30 * 24 * 3600 * 1000) } },
+      {
+        topic: eventsTopic,
+        partitions: eventsPartitions,
+        config: { 'retention.ms': String(7 * 24 * 3600 * 1000), 'min.insync.replicas': '1' },
+      },
+      {
+        topic: alertsTopic,
+        partitions: eventsPartitions,
+        config: { 'retention.ms': String(30 * 24 * 3600 * 1000) },
+      },
     ]),
   );
 
@@ -183,7 +195,9 @@ const down = async () => {
 
 const clickhouseCount = async (table: string): Promise<number> => {
   const q = `SELECT count() FROM tradewatch.${table}`;
-  const res = await fetch(`${clickhouseUrl}/?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(2000) });
+  const res = await fetch(`${clickhouseUrl}/?query=${encodeURIComponent(q)}`, {
+    signal: AbortSignal.timeout(2000),
+  });
   return res.ok ? Number((await res.text()).trim()) : NaN;
 };
 
@@ -224,14 +238,26 @@ const start = async () => {
   say('running — Ctrl-C stops everything this command started');
   for (const line of urls()) process.stdout.write(`${line}\n`);
 
-  const kafka = createKafka({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
+  const kafka = createKafka({
+    brokers,
+    clientId: 'tradewatch-stack',
+    logger: createLogger('stack', 'error'),
+  });
   const admin = kafka.admin();
   await admin.connect();
-  const alertsConsumer = createConsumer(kafka, { groupId: `tradewatch-stack-${process.pid}-${Date.now()}`, readUncommitted: false });
+  const alertsConsumer = createConsumer(kafka, {
+    groupId: `tradewatch-stack-${process.pid}-${Date.now()}`,
+    readUncommitted: false,
+  });
   let alerts = 0;
   await alertsConsumer.connect();
   await alertsConsumer.subscribe({ topic: alertsTopic, fromBeginning: false });
-  await alertsConsumer.run({ eachBatch: async ({ batch }) => void (alerts += batch.messages.length) });
+  await alertsConsumer.run({
+    eachBatch: ({ batch }) => {
+      alerts += batch.messages.length;
+      return Promise.resolve();
+    },
+  });
 
   let last = { at: Date.now(), events: await topicEnd(admin, eventsTopic) };
   const startEvents = last.events;
@@ -242,9 +268,10 @@ const start = async () => {
     const events = await topicEnd(admin, eventsTopic).catch(() => last.events);
     const rate = ((events - last.events) * 1000) / (Date.now() - last.at);
     last = { at: Date.now(), events };
-    const [archivedEvents, archivedAlerts] = await Promise.all([clickhouseCount('events'), clickhouseCount('alerts')]).catch(
-      () => [NaN, NaN],
-    );
+    const [archivedEvents, archivedAlerts] = await Promise.all([
+      clickhouseCount('events'),
+      clickhouseCount('alerts'),
+    ]).catch(() => [NaN, NaN]);
     const line =
       `events/s accepted ${rate.toFixed(0).padStart(6)} | events ${String(events - startEvents).padStart(8)} ` +
       `| alerts raised ${String(alerts).padStart(5)} | rows archived: events ${archivedEvents}, alerts ${archivedAlerts}`;
@@ -256,7 +283,9 @@ const status = () => {
   spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'inherit' });
   for (const spec of SERVICES) {
     const pid = runningPid(spec.name);
-    process.stdout.write(`${spec.name.padEnd(12)} ${pid === undefined ? 'stopped' : `running (pid ${pid})`}\n`);
+    process.stdout.write(
+      `${spec.name.padEnd(12)} ${pid === undefined ? 'stopped' : `running (pid ${pid})`}\n`,
+    );
   }
 };
 

@@ -18,7 +18,12 @@ const EventId = Type.String({
 });
 // No C0/C1 control characters and no DEL.
 const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
-const UserId = Type.String({ minLength: 1, maxLength: 128, pattern: NO_CONTROL, description: 'the Kafka key' });
+const UserId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: NO_CONTROL,
+  description: 'the Kafka key',
+});
 const Timestamp = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
   description: 'RFC 3339 string or epoch milliseconds, between 2000-01-01 and 24 h after the server clock',
 });
@@ -83,8 +88,7 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldEr
 const compiledLogin = TypeCompiler.Compile(LoginEventSchema);
 const compiledTrade = TypeCompiler.Compile(TradeEventSchema);
 
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** Parses an RFC 3339 timestamp to epoch ms, rejecting impossible dates such as Feb 30. */
 export const parseRfc3339 = (text: string): number | undefined => {
@@ -105,7 +109,10 @@ export const parseRfc3339 = (text: string): number | undefined => {
   return Number.isFinite(ms) ? ms : undefined;
 };
 
-const schemaErrors = (compiled: { Errors(v: unknown): Iterable<{ path: string; message: string }> }, raw: unknown) => {
+const schemaErrors = (
+  compiled: { Errors(v: unknown): Iterable<{ path: string; message: string }> },
+  raw: unknown,
+) => {
   const errors: FieldError[] = [];
   for (const e of compiled.Errors(raw)) {
     // A union (ts) reports each branch; one message per path is enough.
@@ -154,9 +161,20 @@ export const validateIncomingEvent = (
   }
   if (errors.length > 0 || ts === undefined) return { ok: false, errors };
 
-  const base = { eventId: ev.eventId, userId: ev.userId, ts, gameServerId: ctx.gameServerId, receivedAt: ctx.receivedAt };
+  const base = {
+    eventId: ev.eventId,
+    userId: ev.userId,
+    ts,
+    gameServerId: ctx.gameServerId,
+    receivedAt: ctx.receivedAt,
+  };
   if (ev.type === 'login') return { ok: true, value: { ...base, type: 'login', ip: ip as string } };
-  const trade: TradeEvent = { ...base, type: 'trade', amount: ev.amount, currency: ev.currency ?? DEFAULT_CURRENCY };
+  const trade: TradeEvent = {
+    ...base,
+    type: 'trade',
+    amount: ev.amount,
+    currency: ev.currency ?? DEFAULT_CURRENCY,
+  };
   if (ip !== undefined) trade.ip = ip;
   if (ev.itemId !== undefined) trade.itemId = ev.itemId;
   if (ev.counterpartyId !== undefined) trade.counterpartyId = ev.counterpartyId;
@@ -167,8 +185,7 @@ export const validateIncomingEvent = (
 export const encodeEvent = (ev: GameEvent): string => JSON.stringify(ev);
 
 export type Decoded =
-  | { ok: true; event: GameEvent }
-  | { ok: false; reason: 'not_json' | 'invalid_event'; detail: string };
+  { ok: true; event: GameEvent } | { ok: false; reason: 'not_json' | 'invalid_event'; detail: string };
 
 /**
  * Decodes and re-checks a record read from `game-events`. Records normally come from the
@@ -202,4 +219,3 @@ export const decodeEvent = (value: Buffer | null): Decoded => {
   }
   return { ok: true, event: checked.value };
 };
-

@@ -21,7 +21,17 @@ import {
 import type { Logger } from './logger.ts';
 import { TradewatchError } from './errors.ts';
 
-export type { Kafka, Admin, Consumer, Producer, Transaction, Message, EachBatchPayload, KafkaMessage, IHeaders };
+export type {
+  Kafka,
+  Admin,
+  Consumer,
+  Producer,
+  Transaction,
+  Message,
+  EachBatchPayload,
+  KafkaMessage,
+  IHeaders,
+};
 export { CompressionTypes };
 
 export interface KafkaClientOptions {
@@ -103,7 +113,11 @@ export const createIdempotentProducer = (kafka: Kafka): Producer =>
  * transactional id per input partition: a new owner's `connect()` (InitProducerId) fences the
  * previous owner's producer and aborts its open transaction.
  */
-export const createTransactionalProducer = (kafka: Kafka, transactionalId: string, transactionTimeout: number): Producer =>
+export const createTransactionalProducer = (
+  kafka: Kafka,
+  transactionalId: string,
+  transactionTimeout: number,
+): Producer =>
   kafka.producer({
     transactionalId,
     idempotent: true,
@@ -189,7 +203,11 @@ export const partitionCount = async (admin: Admin, topic: string): Promise<numbe
 };
 
 /** Errors that mean this process is a zombie: another instance owns its transactional id. */
-const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
+const FENCED = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
 
 /** Maps any kafkajs error to a TradewatchError; kafkajs' own `retriable` flag decides retries. */
 export const classifyKafkaError = (err: unknown): TradewatchError => {
@@ -199,7 +217,10 @@ export const classifyKafkaError = (err: unknown): TradewatchError => {
     return new TradewatchError('KAFKA_FENCED', `producer fenced: ${e.message ?? e.type}`, { cause: err });
   }
   return new TradewatchError('KAFKA_ERROR', `${e.name ?? 'Error'}: ${e.message ?? String(err)}`, {
-    retriable: e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSConnectionError',
+    retriable:
+      e.retriable === true ||
+      e.name === 'KafkaJSNumberOfRetriesExceeded' ||
+      e.name === 'KafkaJSConnectionError',
     cause: err,
   });
 };

@@ -37,7 +37,9 @@ test('type decides the required fields', () => {
   assert.ok(errorsOf({ ...login, ip: undefined }).some((e) => e.path === '/ip'));
   assert.ok(errorsOf({ ...login, amount: 5 }).some((e) => e.path === '/amount'));
   assert.ok(errorsOf({ ...trade, amount: undefined }).some((e) => e.path === '/amount'));
-  assert.deepEqual(errorsOf({ ...trade, type: 'refund' }), [{ path: '/type', message: 'Expected "login" or "trade"' }]);
+  assert.deepEqual(errorsOf({ ...trade, type: 'refund' }), [
+    { path: '/type', message: 'Expected "login" or "trade"' },
+  ]);
   assert.ok(errorsOf({ ...login, currency: 'gold' }).some((e) => e.path === '/currency'));
 });
 
@@ -46,7 +48,10 @@ test('eventId: 1-128 chars of A-Z a-z 0-9 . _ : -', () => {
   valueOf({ ...login, eventId: 'x'.repeat(128) });
   valueOf({ ...login, eventId: 'A.b_c:d-9' });
   for (const bad of ['', 'x'.repeat(129), 'a b', 'é', 'a/b', 'a\u0000']) {
-    assert.ok(errorsOf({ ...login, eventId: bad }).some((e) => e.path === '/eventId'), bad);
+    assert.ok(
+      errorsOf({ ...login, eventId: bad }).some((e) => e.path === '/eventId'),
+      bad,
+    );
   }
 });
 
@@ -54,7 +59,10 @@ test('userId: 1-128 chars without control characters', () => {
   valueOf({ ...login, userId: 'Ünïcødé 玩家 🎮' });
   valueOf({ ...login, userId: 'u'.repeat(128) });
   for (const bad of ['', 'u'.repeat(129), 'a\nb', 'a\u0000', 'a\u007f', 'a\u0085']) {
-    assert.ok(errorsOf({ ...login, userId: bad }).some((e) => e.path === '/userId'), JSON.stringify(bad));
+    assert.ok(
+      errorsOf({ ...login, userId: bad }).some((e) => e.path === '/userId'),
+      JSON.stringify(bad),
+    );
   }
 });
 
@@ -63,8 +71,20 @@ test('ts: RFC 3339 or epoch ms, from 2000-01-01 to 24 h after the server clock',
   assert.equal(valueOf({ ...login, ts: '2026-11-25T13:00:00.5+01:00' }).ts, NOW + 500);
   assert.equal(valueOf({ ...login, ts: MIN_TS }).ts, MIN_TS);
   assert.equal(valueOf({ ...login, ts: NOW + 86400000 }).ts, NOW + 86400000);
-  for (const bad of [MIN_TS - 1, NOW + 86400001, 1.5, '2026-02-30T00:00:00Z', '2026-11-25', 'yesterday', -1, '1999-12-31T23:59:59Z']) {
-    assert.ok(errorsOf({ ...login, ts: bad }).some((e) => e.path === '/ts'), String(bad));
+  for (const bad of [
+    MIN_TS - 1,
+    NOW + 86400001,
+    1.5,
+    '2026-02-30T00:00:00Z',
+    '2026-11-25',
+    'yesterday',
+    -1,
+    '1999-12-31T23:59:59Z',
+  ]) {
+    assert.ok(
+      errorsOf({ ...login, ts: bad }).some((e) => e.path === '/ts'),
+      String(bad),
+    );
   }
 });
 
@@ -72,7 +92,10 @@ test('ip: IPv4 or IPv6, normalised', () => {
   assert.equal(valueOf({ ...login, ip: '::FFFF:1.2.3.4' }).ip, '::ffff:1.2.3.4');
   assert.equal(valueOf({ ...login, ip: '0:0:0:0:0:0:0:1' }).ip, '::1');
   for (const bad of ['1.2.3', '256.1.1.1', '01.2.3.4', 'fe80::1%eth0', 'localhost', '1.2.3.4 ']) {
-    assert.ok(errorsOf({ ...login, ip: bad }).some((e) => e.path === '/ip'), bad);
+    assert.ok(
+      errorsOf({ ...login, ip: bad }).some((e) => e.path === '/ip'),
+      bad,
+    );
   }
   assert.equal(normalizeIp('2001:0db8:0000:0000:0000:ff00:0042:8329'), '2001:db8::ff00:42:8329');
 });
@@ -81,7 +104,10 @@ test('amount: finite, > 0, <= 1e12', () => {
   valueOf({ ...trade, amount: Number.MIN_VALUE });
   valueOf({ ...trade, amount: 1e12 });
   for (const bad of [0, -1, 1e12 + 1, '10', null]) {
-    assert.ok(errorsOf({ ...trade, amount: bad }).some((e) => e.path === '/amount'), String(bad));
+    assert.ok(
+      errorsOf({ ...trade, amount: bad }).some((e) => e.path === '/amount'),
+      String(bad),
+    );
   }
 });
 
@@ -105,7 +131,13 @@ test('decodeEvent round-trips records and names what is wrong with poison', () =
   assert.equal((decodeEvent(Buffer.from('{nope')) as { reason: string }).reason, 'not_json');
   const noServer = decodeEvent(Buffer.from(JSON.stringify({ ...trade, receivedAt: NOW })));
   assert.equal(noServer.ok, false);
-  const unknownType = decodeEvent(Buffer.from(JSON.stringify({ ...trade, type: 'x', gameServerId: 'g', receivedAt: NOW })));
-  assert.deepEqual(unknownType, { ok: false, reason: 'invalid_event', detail: '/type: Expected "login" or "trade"' });
+  const unknownType = decodeEvent(
+    Buffer.from(JSON.stringify({ ...trade, type: 'x', gameServerId: 'g', receivedAt: NOW })),
+  );
+  assert.deepEqual(unknownType, {
+    ok: false,
+    reason: 'invalid_event',
+    detail: '/type: Expected "login" or "trade"',
+  });
   assert.equal(decodeEvent(null).ok, false);
 });

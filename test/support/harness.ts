@@ -24,9 +24,11 @@ export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:81
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LOG_DIR = join(process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data'), 'logs', 'tests');
 
-export const uniqueName = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+export const uniqueName = (prefix: string): string =>
+  `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-export const testKafka = (): Kafka => createKafka({ brokers: BROKERS, clientId: uniqueName('test'), logger: createLogger('test', 'error') });
+export const testKafka = (): Kafka =>
+  createKafka({ brokers: BROKERS, clientId: uniqueName('test'), logger: createLogger('test', 'error') });
 
 export const withAdmin = async <T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> => {
   const admin = kafka.admin();
@@ -45,19 +47,26 @@ export const deleteTestTopics = (kafka: Kafka, topics: string[]) =>
   withAdmin(kafka, (admin) => admin.deleteTopics({ topics, timeout: 10000 })).catch(() => undefined);
 
 /** Waits until `check` returns a truthy value (which it returns), failing after the deadline. */
-export const waitUntil = async <T>(what: string, check: () => Promise<T> | T, timeoutMs = 30000, everyMs = 200): Promise<NonNullable<T>> => {
+export const waitUntil = async <T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 30000,
+  everyMs = 200,
+): Promise<NonNullable<T>> => {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
       last = v;
     } catch (err) {
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     }
     await sleep(everyMs);
   }
@@ -76,7 +85,11 @@ export interface RunningService {
 }
 
 /** Runs a service's main.ts as a child process on Node 24 with the given environment. */
-export const startService = (service: string, env: Record<string, string>, label = service): RunningService => {
+export const startService = (
+  service: string,
+  env: Record<string, string>,
+  label = service,
+): RunningService => {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${uniqueName(label)}.log`);
   const fd = openSync(logFile, 'a');
@@ -112,13 +125,27 @@ export const readTopicUntil = async (
   done: (messages: KafkaMessage[]) => boolean,
   opts: { timeoutMs?: number; readUncommitted?: boolean } = {},
 ): Promise<KafkaMessage[]> => {
-  const consumer = createConsumer(kafka, { groupId: uniqueName('reader'), readUncommitted: opts.readUncommitted ?? false, maxWaitTimeInMs: 100 });
+  const consumer = createConsumer(kafka, {
+    groupId: uniqueName('reader'),
+    readUncommitted: opts.readUncommitted ?? false,
+    maxWaitTimeInMs: 100,
+  });
   const messages: KafkaMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => void messages.push(...batch.messages) });
-    await waitUntil(`${topic} to reach the expected content (${messages.length} read)`, () => done(messages), opts.timeoutMs ?? 30000);
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: ({ batch }) => {
+        messages.push(...batch.messages);
+        return Promise.resolve();
+      },
+    });
+    await waitUntil(
+      `${topic} to reach the expected content (${messages.length} read)`,
+      () => done(messages),
+      opts.timeoutMs ?? 30000,
+    );
     return messages;
   } finally {
     await consumer.disconnect();
@@ -126,7 +153,13 @@ export const readTopicUntil = async (
 };
 
 /** Reads a topic until it has been quiet for `quietMs` after reaching at least `min` records. */
-export const readTopicSettled = async (kafka: Kafka, topic: string, min: number, quietMs = 1500, timeoutMs = 60000) => {
+export const readTopicSettled = async (
+  kafka: Kafka,
+  topic: string,
+  min: number,
+  quietMs = 1500,
+  timeoutMs = 60000,
+) => {
   let lastCount = -1;
   let lastChange = Date.now();
   return readTopicUntil(
@@ -157,7 +190,9 @@ export const produce = async (kafka: Kafka, topic: string, messages: Message[]):
 
 /** Runs a query on ClickHouse over HTTP and returns its JSONEachRow rows. */
 export const clickhouse = async <T = Record<string, unknown>>(sql: string): Promise<T[]> => {
-  const res = await fetch(`${CLICKHOUSE_URL}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`, { signal: AbortSignal.timeout(10000) });
+  const res = await fetch(`${CLICKHOUSE_URL}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`, {
+    signal: AbortSignal.timeout(10000),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`ClickHouse: ${text.slice(0, 300)}`);
   return text

@@ -14,7 +14,12 @@ export interface WorkloadOptions {
 
 export const generateWorkload = (o: WorkloadOptions): GameEvent[] => {
   const seed = o.seed ?? 7;
-  const gen = new TrafficGenerator({ users: o.users, seed, takeoverRate: o.takeoverRate ?? 0.03, runId: `w${seed}-${Date.now().toString(36)}` });
+  const gen = new TrafficGenerator({
+    users: o.users,
+    seed,
+    takeoverRate: o.takeoverRate ?? 0.03,
+    runId: `w${seed}-${Date.now().toString(36)}`,
+  });
   const rnd = seededRandom(seed + 1);
   const out: GameEvent[] = [];
   const t0 = Date.now() - 3600_000;
@@ -24,8 +29,24 @@ export const generateWorkload = (o: WorkloadOptions): GameEvent[] => {
       continue;
     }
     const e = gen.next(t0 + out.length);
-    const base = { eventId: e.eventId, userId: e.userId, ts: e.ts, gameServerId: 'gs-test', receivedAt: e.ts };
-    out.push(e.type === 'login' ? { ...base, type: 'login', ip: e.ip! } : { ...base, type: 'trade', amount: e.amount!, currency: e.currency ?? 'gold', ...(e.itemId ? { itemId: e.itemId } : {}) });
+    const base = {
+      eventId: e.eventId,
+      userId: e.userId,
+      ts: e.ts,
+      gameServerId: 'gs-test',
+      receivedAt: e.ts,
+    };
+    out.push(
+      e.type === 'login'
+        ? { ...base, type: 'login', ip: e.ip! }
+        : {
+            ...base,
+            type: 'trade',
+            amount: e.amount!,
+            currency: e.currency ?? 'gold',
+            ...(e.itemId ? { itemId: e.itemId } : {}),
+          },
+    );
   }
   return out;
 };

@@ -72,7 +72,11 @@ export class ChangelogRestorer {
             p.records++;
           } catch (err) {
             this.pending.delete(batch.partition);
-            p.reject(new Error(`changelog ${this.topic}[${batch.partition}]@${m.offset} unreadable: ${(err as Error).message}`));
+            p.reject(
+              new Error(
+                `changelog ${this.topic}[${batch.partition}]@${m.offset} unreadable: ${(err as Error).message}`,
+              ),
+            );
             return;
           }
         }

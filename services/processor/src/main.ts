@@ -10,7 +10,11 @@ import { StreamProcessor } from './stream-processor.ts';
 
 const config = loadProcessorConfig(process.env);
 const log = createLogger('processor', config.logLevel).child({ instance: config.instanceId });
-const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `tradewatch-processor-${config.instanceId}`, logger: log });
+const kafka = createKafka({
+  brokers: config.kafkaBrokers,
+  clientId: `tradewatch-processor-${config.instanceId}`,
+  logger: log,
+});
 const admin = kafka.admin();
 const stats = new ProcessorStats();
 
@@ -49,7 +53,12 @@ try {
     },
     { topic: config.deadLetterTopic, partitions: 1 },
   ]);
-  const restorer = new ChangelogRestorer(restoreConsumer, admin, config.changelogTopic, log.child({ module: 'restore' }));
+  const restorer = new ChangelogRestorer(
+    restoreConsumer,
+    admin,
+    config.changelogTopic,
+    log.child({ module: 'restore' }),
+  );
   const processor = new StreamProcessor({
     kafka,
     consumer,

@@ -173,7 +173,8 @@ export class StreamProcessor {
       const e = classifyKafkaError(err);
       // A fenced producer means another owner took the partition: rejoin, do not crash. kafkajs
       // reads `retriable` from the innermost cause, so this error carries none.
-      if (e.code === 'KAFKA_FENCED') throw new TradewatchError('KAFKA_FENCED', e.message, { retriable: true });
+      if (e.code === 'KAFKA_FENCED')
+        throw new TradewatchError('KAFKA_FENCED', e.message, { retriable: true });
       throw e;
     }
   }
@@ -204,7 +205,9 @@ export class StreamProcessor {
       }
       const ev = decoded.event;
       if (m.key?.toString('utf8') !== ev.userId) {
-        deadLetters.push(this.deadLetter(m, topic, task.partition, 'key_mismatch', 'record key is not the userId'));
+        deadLetters.push(
+          this.deadLetter(m, topic, task.partition, 'key_mismatch', 'record key is not the userId'),
+        );
         continue;
       }
       events++;
@@ -250,7 +253,13 @@ export class StreamProcessor {
     });
   }
 
-  private deadLetter(m: KafkaMessage, topic: string, partition: number, reason: string, detail: string): Message {
+  private deadLetter(
+    m: KafkaMessage,
+    topic: string,
+    partition: number,
+    reason: string,
+    detail: string,
+  ): Message {
     this.o.log.warn({ topic, partition, offset: m.offset, reason, detail }, 'record sent to dead letters');
     return {
       key: m.key,

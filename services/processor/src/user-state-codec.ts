@@ -7,7 +7,8 @@ const VERSION = 1;
 
 export const encodeUserState = (s: UserSnapshot): Buffer => {
   const ips = s.sessionIp === undefined ? s.pastIps : [s.sessionIp, ...s.pastIps];
-  const size = 4 + ips.reduce((n, ip) => n + 1 + ip.length, 0) + s.amounts.length * 8 + s.eventHashes.length * 8 + 1;
+  const size =
+    4 + ips.reduce((n, ip) => n + 1 + ip.length, 0) + s.amounts.length * 8 + s.eventHashes.length * 8 + 1;
   const buf = Buffer.allocUnsafe(size);
   let o = 0;
   buf[o++] = VERSION;

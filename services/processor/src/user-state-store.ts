@@ -3,7 +3,7 @@
 // Stored column-wise in typed arrays indexed by a user slot, so a million users cost a few
 // hundred bytes each and no per-event object is kept. IPs are interned to 32-bit ids; event ids
 // are kept as 64-bit hashes. Pure: no I/O.
-import { IpInterner } from './ip-interner.ts';
+import type { IpInterner } from './ip-interner.ts';
 
 export const MAX_HISTORY = 255;
 const NONE = -1;
@@ -67,7 +67,11 @@ class Ring {
   }
 }
 
-const growTyped = <T extends Int32Array | Float64Array | BigUint64Array>(a: T, size: number, make: (n: number) => T): T => {
+const growTyped = <T extends Int32Array | Float64Array | BigUint64Array>(
+  a: T,
+  size: number,
+  make: (n: number) => T,
+): T => {
   const b = make(size);
   b.set(a as never);
   return b;
@@ -220,7 +224,9 @@ export class UserStateStore {
     const h = this.history;
     return {
       sessionIp: this.sessionIpOf(slot),
-      pastIps: Array.from({ length: pastN }, (_, i) => this.ips.lookup(this.pastIps[slot * h + this.past.at(slot, i)]!)),
+      pastIps: Array.from({ length: pastN }, (_, i) =>
+        this.ips.lookup(this.pastIps[slot * h + this.past.at(slot, i)]!),
+      ),
       amounts: Array.from({ length: tradeN }, (_, i) => this.amounts[slot * h + this.trades.at(slot, i)]!),
       eventHashes: Array.from(
         { length: seenN },

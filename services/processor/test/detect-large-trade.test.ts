@@ -9,9 +9,20 @@ import { UserStateStore } from '../src/user-state-store.ts';
 import { decodeUserState, encodeUserState } from '../src/user-state-codec.ts';
 
 let seq = 0;
-const base = (userId = 'u') => ({ eventId: `e${seq++}`, userId, ts: 1_700_000_000_000, gameServerId: 'gs', receivedAt: 1_700_000_000_000 });
+const base = (userId = 'u') => ({
+  eventId: `e${seq++}`,
+  userId,
+  ts: 1_700_000_000_000,
+  gameServerId: 'gs',
+  receivedAt: 1_700_000_000_000,
+});
 const login = (ip: string, userId = 'u'): GameEvent => ({ ...base(userId), type: 'login', ip });
-const trade = (amount: number, userId = 'u'): GameEvent => ({ ...base(userId), type: 'trade', amount, currency: 'gold' });
+const trade = (amount: number, userId = 'u'): GameEvent => ({
+  ...base(userId),
+  type: 'trade',
+  amount,
+  currency: 'gold',
+});
 
 const run = (events: GameEvent[], params: RuleParams = DEFAULT_RULE_PARAMS) => {
   const store = new UserStateStore(params.history, new IpInterner(), 4);
@@ -87,7 +98,14 @@ test('a duplicate eventId changes nothing and raises nothing', () => {
 });
 
 test('a flagged trade joins the history', () => {
-  const events = [login('1.1.1.1'), ...trades(10, 10, 10, 10, 10), login('9.9.9.9'), trade(100), trade(100), trade(100)];
+  const events = [
+    login('1.1.1.1'),
+    ...trades(10, 10, 10, 10, 10),
+    login('9.9.9.9'),
+    trade(100),
+    trade(100),
+    trade(100),
+  ];
   // medians: 10 → alert; then 10 (6 values: 10,10,10,10,10,100 → 10) → alert; then [10×5,100,100] → 10 → alert
   assert.equal(run(events).length, 3);
 });
@@ -95,7 +113,16 @@ test('a flagged trade joins the history', () => {
 test('state survives an encode/decode round trip exactly', () => {
   const store = new UserStateStore(3, new IpInterner(), 2);
   const d = new LargeTradeDetector({ history: 3, minTrades: 1, amountFactor: 3 });
-  for (const ev of [login('1.1.1.1'), login('::1'), trade(1.5), trade(2.25), trade(3), trade(7), login('5.5.5.5')]) d.apply(store, ev, 0);
+  for (const ev of [
+    login('1.1.1.1'),
+    login('::1'),
+    trade(1.5),
+    trade(2.25),
+    trade(3),
+    trade(7),
+    login('5.5.5.5'),
+  ])
+    d.apply(store, ev, 0);
   const snap = store.snapshot(store.slot('u'));
   assert.deepEqual(decodeUserState(encodeUserState(snap)), snap);
   assert.equal(snap.amounts.length, 3);
@@ -109,7 +136,11 @@ test('state survives an encode/decode round trip exactly', () => {
 test('agrees with the reference implementation on random streams, also across a restore', () => {
   const ips = ['1.1.1.1', '2.2.2.2', '3.3.3.3', '::1', '4.4.4.4', '5.5.5.5', '6.6.6.6', '7.7.7.7', '::8'];
   const eventArb = fc.oneof(
-    fc.record({ kind: fc.constant('login' as const), ip: fc.constantFrom(...ips), user: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({
+      kind: fc.constant('login' as const),
+      ip: fc.constantFrom(...ips),
+      user: fc.integer({ min: 0, max: 3 }),
+    }),
     fc.record({
       kind: fc.constant('trade' as const),
       amount: fc.oneof(fc.integer({ min: 1, max: 50 }), fc.double({ min: 0.01, max: 500, noNaN: true })),
@@ -120,7 +151,11 @@ test('agrees with the reference implementation on random streams, also across a 
   fc.assert(
     fc.property(
       fc.array(eventArb, { minLength: 20, maxLength: 300, size: 'max' }),
-      fc.record({ history: fc.integer({ min: 1, max: 6 }), minTrades: fc.integer({ min: 1, max: 5 }), amountFactor: fc.constantFrom(1, 2, 3) }),
+      fc.record({
+        history: fc.integer({ min: 1, max: 6 }),
+        minTrades: fc.integer({ min: 1, max: 5 }),
+        amountFactor: fc.constantFrom(1, 2, 3),
+      }),
       fc.integer({ min: 0, max: 300 }),
       (specs, params, restoreAt) => {
         const events: GameEvent[] = [];
@@ -131,7 +166,13 @@ test('agrees with the reference implementation on random streams, also across a 
           } else if (s.kind === 'login') events.push(login(s.ip, `u${s.user}`));
           else events.push(trade(s.amount, `u${s.user}`));
         }
-        const expected = referenceAlerts(events, params).map((a) => [a.alertId, a.baseline, a.ip, a.knownIps, a.previousTrades]);
+        const expected = referenceAlerts(events, params).map((a) => [
+          a.alertId,
+          a.baseline,
+          a.ip,
+          a.knownIps,
+          a.previousTrades,
+        ]);
 
         // The detector, with its state moved through the changelog codec at `restoreAt`.
         let store = new UserStateStore(params.history, new IpInterner(), 2);
@@ -146,7 +187,14 @@ test('agrees with the reference implementation on random streams, also across a 
             store = next;
           }
           const o = d.apply(store, ev, 0);
-          if (o.kind === 'applied' && o.alert) got.push([o.alert.alertId, o.alert.baseline, o.alert.ip, o.alert.knownIps, o.alert.previousTrades]);
+          if (o.kind === 'applied' && o.alert)
+            got.push([
+              o.alert.alertId,
+              o.alert.baseline,
+              o.alert.ip,
+              o.alert.knownIps,
+              o.alert.previousTrades,
+            ]);
         });
         assert.deepEqual(got, expected);
       },

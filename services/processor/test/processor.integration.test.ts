@@ -50,13 +50,22 @@ const setup = async (partitions: number) => {
 };
 
 const publish = (topic: string, events: GameEvent[]) =>
-  produce(kafka, topic, events.map((e) => ({ key: e.userId, value: encodeEvent(e) })));
+  produce(
+    kafka,
+    topic,
+    events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+  );
 
 /** Committed offsets of the group equal the end of every partition. */
 const caughtUp = (groupId: string, topic: string) =>
   withAdmin(kafka, async (admin) => {
-    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-    return ends.every((e) => committed!.partitions.find((c) => c.partition === e.partition)?.offset === e.high);
+    const [ends, [committed]] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    return ends.every(
+      (e) => committed!.partitions.find((c) => c.partition === e.partition)?.offset === e.high,
+    );
   });
 
 const anyProgress = (groupId: string, topic: string) =>
@@ -72,20 +81,42 @@ const alertIdsOf = async (topic: string, expected: number) => {
 
 test('exactly the reference alerts across SIGKILL, restore from the changelog, and scaling 1 → 2', async () => {
   const { env, start } = await setup(4);
-  const events = generateWorkload({ users: 300, events: 40000, seed: 11, takeoverRate: 0.04, duplicateRate: 0.03 });
-  const expected = referenceAlerts(events).map((a) => a.alertId).sort();
+  const events = generateWorkload({
+    users: 300,
+    events: 40000,
+    seed: 11,
+    takeoverRate: 0.04,
+    duplicateRate: 0.03,
+  });
+  const expected = referenceAlerts(events)
+    .map((a) => a.alertId)
+    .sort();
   assert.ok(expected.length > 50, `workload should raise alerts (got ${expected.length})`);
 
   await publish(env.EVENTS_TOPIC, events.slice(0, 25000));
   const a = start('a');
-  await waitUntil('first committed progress', () => anyProgress(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC), 60000, 20);
+  await waitUntil(
+    'first committed progress',
+    () => anyProgress(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    60000,
+    20,
+  );
   await a.kill(); // mid-stream, most likely mid-transaction
 
   const b = start('b');
   await publish(env.EVENTS_TOPIC, events.slice(25000));
-  await waitUntil('b to restore a partition', () => /"partition restored"/.test(b.log()) && /"users":[1-9]/.test(b.log()), 60000);
+  await waitUntil(
+    'b to restore a partition',
+    () => /"partition restored"/.test(b.log()) && /"users":[1-9]/.test(b.log()),
+    60000,
+  );
   const c = start('c'); // 1 → 2 instances: a rebalance while b is processing
-  await waitUntil('the group to catch up', () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC), 120000, 500);
+  await waitUntil(
+    'the group to catch up',
+    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    120000,
+    500,
+  );
 
   const got = await alertIdsOf(env.ALERTS_TOPIC, expected.length);
   assert.equal(new Set(got).size, got.length, 'no alert twice');
@@ -96,11 +127,39 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
 
 test('duplicates change nothing; poison records go to dead letters with the reason, processing goes on', async () => {
   const { env, start } = await setup(2);
-  const events = generateWorkload({ users: 50, events: 3000, seed: 5, takeoverRate: 0.05, duplicateRate: 0.1 });
+  const events = generateWorkload({
+    users: 50,
+    events: 3000,
+    seed: 5,
+    takeoverRate: 0.05,
+    duplicateRate: 0.1,
+  });
   const poison = [
     { key: 'u-x', value: 'not json {' },
-    { key: 'u-y', value: JSON.stringify({ eventId: 'p1', type: 'refund', userId: 'u-y', ts: Date.now(), gameServerId: 'g', receivedAt: Date.now() }) },
-    { key: 'u-z', value: JSON.stringify({ eventId: 'p2', type: 'trade', userId: 'u-z', ts: Date.now(), amount: -5, currency: 'gold', gameServerId: 'g', receivedAt: Date.now() }) },
+    {
+      key: 'u-y',
+      value: JSON.stringify({
+        eventId: 'p1',
+        type: 'refund',
+        userId: 'u-y',
+        ts: Date.now(),
+        gameServerId: 'g',
+        receivedAt: Date.now(),
+      }),
+    },
+    {
+      key: 'u-z',
+      value: JSON.stringify({
+        eventId: 'p2',
+        type: 'trade',
+        userId: 'u-z',
+        ts: Date.now(),
+        amount: -5,
+        currency: 'gold',
+        gameServerId: 'g',
+        receivedAt: Date.now(),
+      }),
+    },
     { key: 'someone-else', value: encodeEvent(events[0]!) },
   ];
   await produce(kafka, env.EVENTS_TOPIC, [
@@ -108,14 +167,26 @@ test('duplicates change nothing; poison records go to dead letters with the reas
     ...poison,
     ...events.slice(1500).map((e) => ({ key: e.userId, value: encodeEvent(e) })),
   ]);
-  const expected = referenceAlerts(events).map((a) => a.alertId).sort();
+  const expected = referenceAlerts(events)
+    .map((a) => a.alertId)
+    .sort();
   const p = start('a');
-  await waitUntil('the group to catch up', () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC), 60000, 300);
+  await waitUntil(
+    'the group to catch up',
+    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    60000,
+    300,
+  );
   assert.deepEqual((await alertIdsOf(env.ALERTS_TOPIC, expected.length)).sort(), expected);
 
   const dead = await readTopicUntil(kafka, env.DEAD_LETTER_TOPIC, (m) => m.length >= poison.length);
   assert.equal(dead.length, poison.length);
-  assert.deepEqual(dead.map((m) => headerString(m.headers, 'tw-reason')).sort(), ['invalid_event', 'invalid_event', 'key_mismatch', 'not_json']);
+  assert.deepEqual(dead.map((m) => headerString(m.headers, 'tw-reason')).sort(), [
+    'invalid_event',
+    'invalid_event',
+    'key_mismatch',
+    'not_json',
+  ]);
   assert.ok(dead.every((m) => /\/\d+\/\d+$/.test(headerString(m.headers, 'tw-source') ?? '')));
   await p.stop();
 });

@@ -57,11 +57,17 @@ const post = async (events: SimEvent[]): Promise<void> => {
 
 const started = Date.now();
 const statsTimer = setInterval(() => {
-  log.info({ ...totals, takeovers: generator.takeovers, elapsedSec: Math.round((Date.now() - started) / 1000) }, 'stats');
+  log.info(
+    { ...totals, takeovers: generator.takeovers, elapsedSec: Math.round((Date.now() - started) / 1000) },
+    'stats',
+  );
 }, 10000);
 statsTimer.unref();
 
-log.info({ url: endpoint.toString(), rate: config.eventsPerSec, users: config.users }, 'simulating game servers');
+log.info(
+  { url: endpoint.toString(), rate: config.eventsPerSec, users: config.users },
+  'simulating game servers',
+);
 const interval = (config.batchSize / config.eventsPerSec) * 1000;
 let due = Date.now();
 while (running && (config.durationSec === 0 || Date.now() - started < config.durationSec * 1000)) {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, starts the infrastructure, then runs the format check,
+# the linter, the type check and every test (unit, integration, end to end) on Node 24.
+# Runs every step even when one fails, and exits non-zero if any did.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/bootstrap.sh || exit 1
+export PATH="$PWD/node_modules/.bin:$PATH"
+echo "tradewatch tests on node $(node --version)"
+bash infra/infra.sh up || { echo "test: the infrastructure did not start (see above)" >&2; exit 1; }
+
+failed=()
+step() {
+  local name=$1
+  shift
+  echo "== $name"
+  "$@" || failed+=("$name")
+}
+step format prettier --check --log-level warn .
+step lint eslint --max-warnings 0 .
+step types tsc -p tsconfig.json --noEmit
+# Test files run one at a time: integration tests share the 2-core machine with the broker.
+step tests node --test --test-concurrency=1 --test-timeout=600000 \
+  'shared/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts'
+
+if ((${#failed[@]} > 0)); then
+  echo "npm test: FAILED steps: ${failed[*]}" >&2
+  exit 1
+fi
+echo "npm test: all steps passed"
