@@ -1,0 +1,249 @@
+// End to end: game-server requests to the gateway → game-events → processor → alerts, and both
+// topics → sink → ClickHouse. Real Kafka, Redis and ClickHouse; every service a real process.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { decodeAlert, type Alert } from '@tradewatch/shared/alerts';
+import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
+import { TrafficGenerator } from '../services/simulator/src/traffic-generator.ts';
+import { referenceAlerts } from './support/reference-rule.ts';
+import {
+  clickhouse,
+  clickhouseCommand,
+  createTestTopics,
+  deleteTestTopics,
+  readTopicSettled,
+  startService,
+  testKafka,
+  uniqueName,
+  waitUntil,
+  type RunningService,
+} from './support/harness.ts';
+
+const kafka = testKafka();
+const id = uniqueName('e2e');
+const database = id.replace(/-/g, '_');
+const TOKEN = 'e2e-secret-token';
+const env: Record<string, string> = {
+  EVENTS_TOPIC: `${id}.events`,
+  ALERTS_TOPIC: `${id}.alerts`,
+  DEAD_LETTER_TOPIC: `${id}.dlq`,
+  PROCESSOR_GROUP_ID: `${id}-processor`,
+  SINK_GROUP_ID: `${id}-sink`,
+  CLICKHOUSE_DATABASE: database,
+  GATEWAY_TOKENS: `gs-eu-1:${TOKEN}`,
+  GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
+};
+const services: RunningService[] = [];
+let gateway = '';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+before(async () => {
+  await createTestTopics(kafka, [
+    { topic: env.EVENTS_TOPIC!, partitions: 3 },
+    { topic: env.ALERTS_TOPIC!, partitions: 3 },
+  ]);
+  const port = await freePort();
+  gateway = `http://127.0.0.1:${port}`;
+  services.push(
+    startService('gateway', { ...env, GATEWAY_PORT: String(port) }),
+    startService('processor', env),
+    startService('sink', env),
+  );
+  await waitUntil('the gateway to be ready', async () => (await fetch(`${gateway}/readyz`)).ok, 60000);
+});
+
+after(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  if (process.env.KEEP_TEST_DATA === '1') return; // to look at topics and tables after a failure
+  await deleteTestTopics(kafka, [
+    env.EVENTS_TOPIC!,
+    env.ALERTS_TOPIC!,
+    env.DEAD_LETTER_TOPIC!,
+    `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`,
+  ]);
+  await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
+});
+
+type Body = Record<string, unknown>;
+const post = async (events: Body[]) => {
+  const res = await fetch(`${gateway}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ events }),
+  });
+  return { status: res.status, body: (await res.json()) as { accepted: number; duplicates: number } };
+};
+
+let n = 0;
+const T0 = Date.now() - 60_000;
+const ev = (userId: string, fields: Body): Body => ({
+  eventId: `${id}-${n++}`,
+  userId,
+  ts: new Date(T0 + n).toISOString(),
+  ...fields,
+});
+const login = (u: string, ip: string) => ev(u, { type: 'login', ip });
+const trade = (u: string, amount: number) => ev(u, { type: 'trade', amount });
+const trades = (u: string, ...amounts: number[]) => amounts.map((a) => trade(u, a));
+
+/** Named situations of SPEC §4, each with the number of alerts it must raise. */
+const scenario = (): { name: string; events: Body[]; alerts: number }[] => [
+  {
+    name: 'takeover',
+    events: [
+      login('ann', '10.0.0.1'),
+      ...trades('ann', 10, 12, 9, 11, 10),
+      login('ann', '203.0.113.9'),
+      trade('ann', 500),
+    ],
+    alerts: 1,
+  },
+  {
+    name: 'exactly at the threshold',
+    events: [
+      login('bob', '10.0.0.2'),
+      ...trades('bob', 10, 10, 10, 10, 10),
+      login('bob', '203.0.113.8'),
+      trade('bob', 30),
+    ],
+    alerts: 0,
+  },
+  {
+    name: 'even-count median',
+    events: [
+      login('cat', '10.0.0.3'),
+      ...trades('cat', 40, 1, 30, 2, 20, 10),
+      login('cat', '2001:DB8::7'),
+      trade('cat', 45),
+      trade('cat', 61),
+    ],
+    alerts: 1,
+  },
+  {
+    name: 'fewer than 5 trades',
+    events: [
+      login('dan', '10.0.0.4'),
+      ...trades('dan', 5, 5, 5, 5),
+      login('dan', '203.0.113.7'),
+      trade('dan', 1000),
+    ],
+    alerts: 0,
+  },
+  {
+    name: 'first login only',
+    events: [...trades('eve', 5, 5, 5, 5, 5), login('eve', '203.0.113.6'), trade('eve', 1000)],
+    alerts: 0,
+  },
+  {
+    name: 'known IP',
+    events: [
+      login('fay', '10.0.0.5'),
+      login('fay', '10.0.0.6'),
+      login('fay', '10.0.0.5'),
+      ...trades('fay', 5, 5, 5, 5, 5),
+      trade('fay', 1000),
+    ],
+    alerts: 0,
+  },
+];
+
+test('a scenario posted to the gateway yields exactly the expected alerts and archive', async () => {
+  const cases = scenario();
+  const posted: Body[] = [];
+  for (const c of cases) {
+    const r = await post(c.events);
+    assert.deepEqual(r, { status: 202, body: { accepted: c.events.length, duplicates: 0 } }, c.name);
+    posted.push(...c.events);
+  }
+  // A game server retrying a request it got no answer for: nothing is published twice.
+  const retry = await post(cases[0]!.events);
+  assert.deepEqual(retry.body, { accepted: 0, duplicates: cases[0]!.events.length });
+
+  // Background traffic from the simulator's generator, in batches of 200.
+  const gen = new TrafficGenerator({ users: 200, seed: 3, takeoverRate: 0.05, runId: `${id}-sim` });
+  for (let b = 0; b < 15; b++) {
+    const batch = Array.from({ length: 200 }, () => gen.next(T0 + b)) as unknown as Body[];
+    assert.deepEqual(await post(batch), { status: 202, body: { accepted: 200, duplicates: 0 } });
+    posted.push(...batch);
+  }
+
+  // What the pipeline must produce, from the rule applied to the accepted events in order.
+  const accepted: GameEvent[] = posted.map((raw) => {
+    const r = validateIncomingEvent(raw, { gameServerId: 'gs-eu-1', receivedAt: Date.now() });
+    assert.ok(r.ok);
+    return r.value;
+  });
+  const expected = referenceAlerts(accepted);
+  const namedAlerts = cases.reduce((s, c) => s + c.alerts, 0);
+  const named = new Set(cases.flatMap((c) => c.events.map((e) => e.eventId)));
+  assert.equal(
+    expected.filter((a) => named.has(a.tradeEventId)).length,
+    namedAlerts,
+    'the reference agrees with the named cases',
+  );
+
+  const messages = await readTopicSettled(kafka, env.ALERTS_TOPIC!, expected.length, 3000, 90000);
+  const alerts: Alert[] = messages.map((m) => decodeAlert(m.value!));
+  assert.deepEqual(
+    alerts.map((a) => a.alertId).sort(),
+    expected.map((a) => a.alertId).sort(),
+    'alerts on the topic',
+  );
+  const ann = alerts.find((a) => a.userId === 'ann')!;
+  assert.deepEqual(
+    { ...ann, alertId: undefined, detectedAt: undefined, tradeTs: undefined },
+    {
+      alertId: undefined,
+      rule: 'large-trade-new-ip',
+      ruleVersion: 1,
+      userId: 'ann',
+      tradeEventId: cases[0]!.events.at(-1)!.eventId,
+      tradeTs: undefined,
+      amount: 500,
+      baseline: 10,
+      factor: 50,
+      ip: '203.0.113.9',
+      knownIps: ['10.0.0.1'],
+      previousTrades: 5,
+      gameServerId: 'gs-eu-1',
+      detectedAt: undefined,
+    },
+  );
+  assert.equal(alerts.find((a) => a.userId === 'cat')!.ip, '2001:db8::7');
+
+  // The archive: one row per accepted eventId and per alert, after deduplication.
+  const distinctEvents = new Set(accepted.map((e) => e.eventId)).size;
+  await waitUntil(
+    'ClickHouse to hold every event and alert',
+    async () => {
+      const [e] = await clickhouse<{ c: string }>(`SELECT count() AS c FROM ${database}.events FINAL`);
+      const [a] = await clickhouse<{ c: string }>(`SELECT count() AS c FROM ${database}.alerts FINAL`);
+      return Number(e!.c) === distinctEvents && Number(a!.c) === expected.length;
+    },
+    90000,
+    500,
+  );
+  const archivedAlerts = await clickhouse<{ alertId: string }>(
+    `SELECT alertId FROM ${database}.alerts FINAL ORDER BY alertId`,
+  );
+  assert.deepEqual(
+    archivedAlerts.map((r) => r.alertId),
+    expected.map((a) => a.alertId).sort(),
+  );
+  const [row] = await clickhouse<Record<string, unknown>>(
+    `SELECT userId, type, gameServerId FROM ${database}.events FINAL WHERE eventId = '${String(cases[0]!.events.at(-1)!.eventId)}'`,
+  );
+  assert.deepEqual(row, { userId: 'ann', type: 'trade', gameServerId: 'gs-eu-1' });
+  const [dups] = await clickhouse<{ c: string }>(
+    `SELECT count() AS c FROM (SELECT eventId FROM ${database}.events FINAL GROUP BY eventId HAVING count() > 1)`,
+  );
+  assert.equal(Number(dups!.c), 0);
+});
