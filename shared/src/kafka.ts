@@ -158,7 +158,32 @@ export interface TopicSpec {
  * Creates the topics that do not exist yet, with explicit partition counts and settings, and
  * checks that the ones that do exist have the expected partition count.
  */
-export const ensureTopics = async (admin: Admin, specs: readonly TopicSpec[]): Promise<void> => {
+/**
+ * Runs an admin operation again while it fails with a retriable error, up to a deadline: right
+ * after a topic is created or a broker starts, metadata requests briefly answer
+ * UNKNOWN_TOPIC_OR_PARTITION or "coordinator loading".
+ */
+const retryingAdmin = async <T>(what: string, fn: () => Promise<T>, deadlineMs = 30000): Promise<T> => {
+  const deadline = Date.now() + deadlineMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = classifyKafkaError(err);
+      if (!e.retriable || Date.now() > deadline) {
+        throw new TradewatchError(e.code, `${what}: ${e.message}`, { retriable: e.retriable, cause: err });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+    }
+  }
+};
+
+export const ensureTopics = (admin: Admin, specs: readonly TopicSpec[]): Promise<void> =>
+  retryingAdmin(`ensuring topics ${specs.map((s) => s.topic).join(', ')}`, () =>
+    ensureTopicsOnce(admin, specs),
+  );
+
+const ensureTopicsOnce = async (admin: Admin, specs: readonly TopicSpec[]): Promise<void> => {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length > 0) {
@@ -192,11 +217,9 @@ export const ensureTopics = async (admin: Admin, specs: readonly TopicSpec[]): P
 };
 
 export const partitionCount = async (admin: Admin, topic: string): Promise<number> => {
-  const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch((err: unknown) => {
-    throw new TradewatchError('KAFKA_TOPIC_MISSING', `topic ${topic} does not exist or is unreachable`, {
-      cause: err,
-    });
-  });
+  const meta = await retryingAdmin(`reading metadata of topic ${topic}`, () =>
+    admin.fetchTopicMetadata({ topics: [topic] }),
+  );
   const n = meta.topics[0]?.partitions.length ?? 0;
   if (n === 0) throw new TradewatchError('KAFKA_TOPIC_MISSING', `topic ${topic} does not exist`);
   return n;
