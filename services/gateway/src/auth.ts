@@ -1,5 +1,8 @@
 // Bearer-token authentication of game servers. Tokens are configured per server, in clear or as
-// sha256:<hex>; both are compared as SHA-256 digests in constant time. Pure: no I/O.
+// sha256:<hex> (the hex SHA-256 of the token, so that the configuration need not hold it); both
+// are kept and compared as SHA-256 digests, in constant time, against every entry. A server may
+// have several tokens (rotation); one token may not belong to two servers. No token, and no
+// part of one, ever appears in an error message or a log. Pure: no I/O.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export interface TokenEntry {
@@ -20,21 +23,36 @@ export const parseTokens = (text: string): TokenEntry[] => {
       const gameServerId = pair.slice(0, i);
       const secret = pair.slice(i + 1);
       if (i <= 0 || secret === '' || !/^[A-Za-z0-9._-]{1,64}$/.test(gameServerId)) {
-        throw new Error('each entry must be serverId:token with a serverId of A-Z a-z 0-9 . _ - (at most 64)');
+        throw new Error(
+          'each entry must be serverId:token with a serverId of A-Z a-z 0-9 . _ - (at most 64)',
+        );
       }
       const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(secret);
       return { gameServerId, digest: hashed ? Buffer.from(hashed[1]!, 'hex') : sha256(secret) };
     });
   if (entries.length === 0) throw new Error('no tokens given');
+  const owners = new Map<string, string>();
+  for (const e of entries) {
+    const hex = e.digest.toString('hex');
+    const owner = owners.get(hex);
+    if (owner !== undefined && owner !== e.gameServerId) {
+      throw new Error(`servers ${owner} and ${e.gameServerId} have the same token`);
+    }
+    owners.set(hex, e.gameServerId);
+  }
   return entries;
 };
 
 /** The game server a bearer token belongs to, or undefined. Every entry is compared. */
-export const authenticate = (tokens: readonly TokenEntry[], authorization: string | undefined): string | undefined => {
+export const authenticate = (
+  tokens: readonly TokenEntry[],
+  authorization: string | undefined,
+): string | undefined => {
   const m = authorization === undefined ? null : /^Bearer[ ]+(\S{1,512})$/i.exec(authorization);
   if (!m) return undefined;
   const digest = sha256(m[1]!);
   let found: string | undefined;
-  for (const t of tokens) if (timingSafeEqual(t.digest, digest) && found === undefined) found = t.gameServerId;
+  for (const t of tokens)
+    if (timingSafeEqual(t.digest, digest) && found === undefined) found = t.gameServerId;
   return found;
 };

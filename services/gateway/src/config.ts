@@ -8,13 +8,19 @@ export interface GatewayConfig {
   kafkaBrokers: string[];
   eventsTopic: string;
   redisUrl: string;
+  /** Prefix of every Redis key the gateway writes (ledger and rate counters). */
+  redisKeyPrefix: string;
   tokens: TokenEntry[];
-  /** How long a publish may take before the client gets 503, ms. */
+  /** How long a request waits for Kafka's acknowledgement before the client gets 503, ms. */
   publishTimeoutMs: number;
+  /** How long a claim on an eventId outlives a request that never finished, ms. */
+  claimTtlMs: number;
   idempotencyWindowSec: number;
   rateLimitEventsPerSec: number;
   maxBodyBytes: number;
   maxEventsPerRequest: number;
+  /** Events waiting for Kafka beyond which new requests get 503 at once. */
+  maxPendingEvents: number;
   logLevel: LogLevel;
 }
 
@@ -35,18 +41,37 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
       r.problem(`GATEWAY_TOKENS: ${(err as Error).message}`);
     }
   }
+  const publishTimeoutMs = r.int('GATEWAY_PUBLISH_TIMEOUT_MS', 5000, { min: 100, max: 120000 });
+  const claimTtlMs = r.int('GATEWAY_CLAIM_TTL_MS', 30000, { min: 1000, max: 3600000 });
+  if (claimTtlMs < 2 * publishTimeoutMs) {
+    r.problem('GATEWAY_CLAIM_TTL_MS must be at least twice GATEWAY_PUBLISH_TIMEOUT_MS');
+  }
+  const maxEventsPerRequest = r.int('GATEWAY_MAX_EVENTS_PER_REQUEST', 1000, { min: 1, max: 10000 });
+  const rateLimitEventsPerSec = r.int('GATEWAY_RATE_LIMIT_EVENTS_PER_SEC', 100000, { min: 1 });
+  if (rateLimitEventsPerSec < maxEventsPerRequest) {
+    r.problem(
+      'GATEWAY_RATE_LIMIT_EVENTS_PER_SEC must be at least GATEWAY_MAX_EVENTS_PER_REQUEST (a full batch must fit)',
+    );
+  }
+  const maxPendingEvents = r.int('GATEWAY_MAX_PENDING_EVENTS', 100000, { min: 1 });
+  if (maxPendingEvents < maxEventsPerRequest) {
+    r.problem('GATEWAY_MAX_PENDING_EVENTS must be at least GATEWAY_MAX_EVENTS_PER_REQUEST');
+  }
   return r.finish('gateway', {
     host: r.string('GATEWAY_HOST', '127.0.0.1'),
     port: r.int('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
     eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']).toString(),
+    redisKeyPrefix: r.string('GATEWAY_REDIS_KEY_PREFIX', 'tw:gateway:'),
     tokens,
-    publishTimeoutMs: r.int('GATEWAY_PUBLISH_TIMEOUT_MS', 5000, { min: 100, max: 120000 }),
+    publishTimeoutMs,
+    claimTtlMs,
     idempotencyWindowSec: r.int('GATEWAY_IDEMPOTENCY_WINDOW_SEC', 86400, { min: 1 }),
-    rateLimitEventsPerSec: r.int('GATEWAY_RATE_LIMIT_EVENTS_PER_SEC', 100000, { min: 1 }),
+    rateLimitEventsPerSec,
     maxBodyBytes: r.int('GATEWAY_MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
-    maxEventsPerRequest: r.int('GATEWAY_MAX_EVENTS_PER_REQUEST', 1000, { min: 1, max: 10000 }),
+    maxEventsPerRequest,
+    maxPendingEvents,
     logLevel: r.logLevel(),
   });
 };

@@ -1,0 +1,237 @@
+// Gateway throughput benchmark (npm run bench): events per second accepted over HTTP (202 only)
+// with batches of 1, 100 and 1000 events, p50/p99 latency, and the rate of the raw Kafka producer
+// (the same kafkajs client and idempotent, acks=all producer the gateway uses) measured in the
+// same run against the same broker. The gateway runs as its own process; autocannon drives it over
+// loopback. Redis is a private redis-server started (and stopped, by pid) here, so that millions
+// of idempotency keys never land in the shared one. Writes bench/results/gateway-<time>.json.
+//
+//   node bench/gateway-bench.ts            BENCH_SECONDS=10 by default per scenario
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { pino } from 'pino';
+import { createIdempotentProducer, createKafka, ensureTopics } from '../shared/src/kafka.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+const TOKEN = `bench-${randomUUID()}`;
+const RUN = randomUUID().slice(0, 8);
+const TOPIC = `bench-gateway-${RUN}`;
+const PARTITIONS = 3;
+const GOAL_EVENTS_PER_SEC = 50_000;
+const GOAL_RATIO = 0.6;
+
+const log = pino({ level: 'warn' });
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+
+const until = async (what: string, ms: number, cond: () => Promise<boolean>): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!(await cond().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+const stopChild = async (child: ChildProcess | undefined): Promise<void> => {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(child.pid!, 'SIGTERM');
+  const timer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+};
+
+/** One trade event as JSON, with `@@` where the request number goes. */
+const eventJson = (i: number) =>
+  JSON.stringify({
+    eventId: `b${RUN}-@@-${i}`,
+    type: 'trade',
+    userId: `user-${i % 97}`,
+    ts: Date.now(),
+    amount: 10 + i,
+    ip: '203.0.113.9',
+  });
+
+const bodyTemplate = (batch: number) =>
+  batch === 1
+    ? eventJson(0)
+    : `{"events":[${Array.from({ length: batch }, (_, i) => eventJson(i)).join(',')}]}`;
+
+interface Scenario {
+  batch: number;
+  connections: number;
+  eventsPerSec: number;
+  requestsPerSec: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+const httpScenario = async (url: string, batch: number, connections: number): Promise<Scenario> => {
+  const template = bodyTemplate(batch);
+  let n = 0;
+  const result = await autocannon({
+    url: `${url}/v1/events`,
+    connections,
+    duration: SECONDS,
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (req) => ({ ...req, body: template.replaceAll('@@', String(n++)) }),
+      },
+    ],
+  });
+  const ok = result['2xx'];
+  return {
+    batch,
+    connections,
+    eventsPerSec: Math.round((ok * batch) / (result.duration || SECONDS)),
+    requestsPerSec: Math.round(ok / (result.duration || SECONDS)),
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+};
+
+/** The raw producer: `concurrency` loops each sending batches of `batch` messages, for SECONDS. */
+const rawProducer = async (batch: number, concurrency: number) => {
+  const kafka = createKafka({ brokers: [BROKERS], clientId: 'bench-raw-producer', logger: log });
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const values = Array.from({ length: batch }, (_, i) => eventJson(i).replace('@@', 'raw'));
+  let sent = 0;
+  const started = Date.now();
+  const end = started + SECONDS * 1000;
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < end) {
+          await producer.send({
+            topic: TOPIC,
+            acks: -1,
+            messages: values.map((value, i) => ({ key: `user-${i % 97}`, value })),
+          });
+          sent += batch;
+        }
+      }),
+    );
+  } finally {
+    await producer.disconnect();
+  }
+  return { batch, concurrency, eventsPerSec: Math.round(sent / ((Date.now() - started) / 1000)) };
+};
+
+let redis: ChildProcess | undefined;
+let gateway: ChildProcess | undefined;
+const kafka = createKafka({ brokers: [BROKERS], clientId: 'bench-admin', logger: log });
+const admin = kafka.admin();
+try {
+  await admin.connect();
+  await ensureTopics(admin, [{ topic: TOPIC, partitions: PARTITIONS }]);
+
+  const redisPort = await freePort();
+  redis = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const gatewayPort = await freePort();
+  const url = `http://127.0.0.1:${gatewayPort}`;
+  gateway = spawn(process.execPath, [join(ROOT, 'services/gateway/src/main.ts')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_TOKENS: `bench:${TOKEN}`,
+      KAFKA_BROKERS: BROKERS,
+      EVENTS_TOPIC: TOPIC,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000000',
+      LOG_LEVEL,
+    },
+  });
+  await until('the gateway', 30_000, async () => (await fetch(`${url}/readyz`)).status === 200);
+
+  // Warm-up, not measured.
+  await httpScenario(url, 100, 16).catch(() => undefined);
+  const http: Scenario[] = [];
+  for (const [batch, connections] of [
+    [1, 64],
+    [100, 32],
+    [1000, 8],
+  ] as const) {
+    http.push(await httpScenario(url, batch, connections));
+  }
+  const raw = [await rawProducer(100, 32), await rawProducer(1000, 8)];
+
+  const b100 = http.find((s) => s.batch === 100)!;
+  const raw100 = raw.find((r) => r.batch === 100)!;
+  const ratio = b100.eventsPerSec / raw100.eventsPerSec;
+  const report = {
+    at: new Date().toISOString(),
+    secondsPerScenario: SECONDS,
+    kafka: { brokers: BROKERS, topic: TOPIC, partitions: PARTITIONS },
+    gatewayLogLevel: LOG_LEVEL,
+    http,
+    rawProducer: raw,
+    ratioBatch100ToRawProducer: Math.round(ratio * 1000) / 1000,
+    goals: {
+      eventsPerSecBatch100: { goal: GOAL_EVENTS_PER_SEC, met: b100.eventsPerSec >= GOAL_EVENTS_PER_SEC },
+      ratioToRawProducer: { goal: GOAL_RATIO, met: ratio >= GOAL_RATIO },
+    },
+  };
+  await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, `bench/results/gateway-${report.at.replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+
+  const line = (cells: (string | number)[]) => cells.map((c) => String(c).padStart(12)).join('');
+  const out = [
+    `gateway benchmark, ${SECONDS} s per scenario, topic ${TOPIC} (${PARTITIONS} partitions), gateway LOG_LEVEL=${LOG_LEVEL}`,
+    line(['batch', 'conns', 'events/s', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors']),
+    ...http.map((s) =>
+      line([
+        s.batch,
+        s.connections,
+        s.eventsPerSec,
+        s.requestsPerSec,
+        s.latencyMs.p50,
+        s.latencyMs.p99,
+        s.non2xx,
+        s.errors,
+      ]),
+    ),
+    ...raw.map(
+      (r) =>
+        `raw producer, batches of ${r.batch} x ${r.concurrency} concurrent sends: ${r.eventsPerSec} events/s`,
+    ),
+    `batch 100 over HTTP / raw producer (batch 100): ${(ratio * 100).toFixed(1)}% (goal ${GOAL_RATIO * 100}%)`,
+    `batch 100 over HTTP: ${b100.eventsPerSec} events/s (goal ${GOAL_EVENTS_PER_SEC}) ${report.goals.eventsPerSecBatch100.met ? 'met' : 'NOT met'}`,
+    `written to ${file}`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+} finally {
+  await stopChild(gateway);
+  await stopChild(redis);
+  await admin.deleteTopics({ topics: [TOPIC] }).catch(() => undefined);
+  await admin.disconnect();
+}

@@ -1,0 +1,181 @@
+// Accepting a request's events: validate all, take the rate budget, claim the eventIds, publish
+// the new ones within a deadline, record them as accepted. No HTTP here; app.ts maps the
+// outcome to a reply. The crash windows each step covers are listed in idempotency.ts.
+import { randomUUID } from 'node:crypto';
+import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
+import { HttpError, type EventFieldError } from './errors.ts';
+import type { AcceptedLedger, EventPublisher, RateGate } from './ports.ts';
+
+export interface IngestDeps {
+  publisher: EventPublisher;
+  ledger: AcceptedLedger;
+  rateGate: RateGate;
+  /** How long a request waits for Kafka's acknowledgement before it is answered 503. */
+  publishTimeoutMs: number;
+  /** How long a claim on an eventId outlives a request that never finished (crash, lost ack). */
+  claimTtlMs: number;
+  /** Events handed to the publisher and not yet settled, beyond which requests get 503 at once. */
+  maxPendingEvents: number;
+  now: () => number;
+}
+
+/** Where a request's warnings go: its own child logger, carrying the request id. */
+export interface RequestLog {
+  warn(fields: object, message: string): void;
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+}
+
+/** The most field errors a 400 lists; enough to fix a batch, bounded for the reply size. */
+const MAX_DETAILS = 100;
+
+/** Text fields that become Kafka keys or archived strings: they must be valid Unicode. */
+const TEXT_FIELDS = ['userId', 'currency', 'itemId', 'counterpartyId'] as const;
+
+const validateAll = (
+  rawEvents: readonly unknown[],
+  gameServerId: string,
+  receivedAt: number,
+): GameEvent[] => {
+  const events: GameEvent[] = [];
+  const details: EventFieldError[] = [];
+  rawEvents.forEach((raw, index) => {
+    const r = validateIncomingEvent(raw, { gameServerId, receivedAt });
+    if (!r.ok) {
+      for (const e of r.errors) details.push({ index, ...e });
+      return;
+    }
+    // JSON escapes can carry lone UTF-16 surrogates, which UTF-8 (Kafka keys, the archive) cannot.
+    for (const field of TEXT_FIELDS) {
+      const v = (r.value as unknown as Record<string, unknown>)[field];
+      if (typeof v === 'string' && !v.isWellFormed()) {
+        details.push({
+          index,
+          path: `/${field}`,
+          message: 'Expected well-formed Unicode (no lone surrogates)',
+        });
+      }
+    }
+    events.push(r.value);
+  });
+  if (details.length > 0) {
+    const invalid = new Set(details.map((d) => d.index)).size;
+    throw new HttpError(
+      'invalid_events',
+      `${invalid} of ${rawEvents.length} event(s) invalid; nothing was published`,
+      {
+        details: details.slice(0, MAX_DETAILS),
+      },
+    );
+  }
+  return events;
+};
+
+export interface Ingest {
+  accept(gameServerId: string, rawEvents: readonly unknown[], log: RequestLog): Promise<IngestResult>;
+  /** Events handed to Kafka and not yet acknowledged or failed, including those of timed-out requests. */
+  pendingEvents(): number;
+  /** Waits until every publish that outlived its request has settled and been recorded. */
+  drain(): Promise<void>;
+}
+
+export const createIngest = (deps: IngestDeps): Ingest => {
+  let pending = 0;
+  const outliving = new Set<Promise<void>>();
+
+  const publishWithinDeadline = async (fresh: GameEvent[], owner: string, log: RequestLog): Promise<void> => {
+    const ids = fresh.map((e) => e.eventId);
+    pending += fresh.length;
+    const send = deps.publisher.publish(fresh).finally(() => {
+      pending -= fresh.length;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), deps.publishTimeoutMs);
+    });
+    let outcome: 'ok' | 'timeout';
+    try {
+      outcome = await Promise.race([send.then(() => 'ok' as const), deadline]);
+    } catch (err) {
+      // Nothing was acknowledged: free the ids for the client's retry.
+      await deps.ledger
+        .release(ids, owner)
+        .catch((e: unknown) => log.warn({ err: e }, 'could not release claims'));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (outcome === 'timeout') {
+      // The send goes on. If Kafka acknowledges it late, record the ids so that the client's
+      // retry is answered as duplicates; if it fails, free them for the retry.
+      const settle = send.then(
+        () => deps.ledger.markAccepted(ids),
+        () => deps.ledger.release(ids, owner),
+      );
+      const tracked = settle
+        .catch((err: unknown) => log.warn({ err }, 'could not record the outcome of a late publish'))
+        .finally(() => outliving.delete(tracked));
+      outliving.add(tracked);
+      throw new HttpError(
+        'unavailable',
+        `Kafka did not acknowledge within ${deps.publishTimeoutMs} ms; retry`,
+      );
+    }
+  };
+
+  return {
+    pendingEvents: () => pending,
+    drain: async () => {
+      while (outliving.size > 0) await Promise.allSettled([...outliving]);
+    },
+
+    async accept(gameServerId, rawEvents, log) {
+      const events = validateAll(rawEvents, gameServerId, deps.now());
+
+      const rate = await deps.rateGate.take(gameServerId, events.length);
+      if (!rate.allowed) {
+        throw new HttpError('rate_limited', 'rate limit of this game server exceeded', {
+          retryAfterSec: rate.retryAfterSec,
+        });
+      }
+
+      // The first occurrence of an eventId in the request is the one that counts.
+      const firstOf = new Map<string, GameEvent>();
+      for (const ev of events) if (!firstOf.has(ev.eventId)) firstOf.set(ev.eventId, ev);
+      const unique = [...firstOf.values()];
+      if (pending + unique.length > deps.maxPendingEvents) {
+        throw new HttpError('unavailable', 'too many events waiting for Kafka; retry shortly');
+      }
+
+      const owner = randomUUID();
+      const ids = unique.map((e) => e.eventId);
+      const claims = await deps.ledger.claim(ids, owner, deps.claimTtlMs);
+      const fresh = unique.filter((_, i) => claims[i] === 'claimed');
+      if (claims.includes('pending')) {
+        await deps.ledger.release(
+          fresh.map((e) => e.eventId),
+          owner,
+        );
+        throw new HttpError(
+          'in_progress',
+          'some of these events are being published by another request; retry',
+        );
+      }
+
+      if (fresh.length > 0) {
+        await publishWithinDeadline(fresh, owner, log);
+        // Kafka has the events: the reply is 202 even if Redis fails now. The claims then expire
+        // after claimTtlMs, and a later retry republishes; consumers drop the copy by eventId.
+        await deps.ledger
+          .markAccepted(fresh.map((e) => e.eventId))
+          .catch((err: unknown) =>
+            log.warn({ err, events: fresh.length }, 'published, but could not record as accepted'),
+          );
+      }
+      return { accepted: fresh.length, duplicates: events.length - fresh.length };
+    },
+  };
+};

@@ -1,0 +1,151 @@
+// Kafka or Redis stopped under a running gateway: private instances of this test alone (started
+// and stopped here, by pid), so that other tests on the shared infrastructure are not disturbed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway } from '../src/gateway.ts';
+import { waitFor } from './support/memory-ports.ts';
+import {
+  IT_HEADERS,
+  KAFKA_BROKERS,
+  PrivateKafka,
+  PrivateRedis,
+  createTopic,
+  deleteTopic,
+  gatewayConfig,
+  quietLogger,
+  readTopic,
+  uniqueName,
+} from './support/infra.ts';
+
+const batch = (from: number, n: number, userId = 'grace') => ({
+  events: Array.from({ length: n }, (_, i) => ({
+    eventId: `${userId}-${from + i}`,
+    type: 'trade',
+    userId,
+    ts: Date.now(),
+    amount: 5,
+  })),
+});
+const post = (body: unknown) => ({
+  method: 'POST' as const,
+  url: '/v1/events',
+  headers: IT_HEADERS,
+  payload: JSON.stringify(body),
+});
+
+test(
+  'Kafka stopped: 503 with Retry-After within the bound, nothing lost once it is back',
+  { timeout: 180_000 },
+  async () => {
+    const kafka = await PrivateKafka.start();
+    const topic = uniqueName('outage');
+    const PUBLISH_TIMEOUT = 1500;
+    try {
+      await createTopic(kafka.brokers, topic, 2);
+      const g = await startGateway(
+        gatewayConfig({
+          KAFKA_BROKERS: kafka.brokers,
+          EVENTS_TOPIC: topic,
+          GATEWAY_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT),
+          GATEWAY_CLAIM_TTL_MS: '5000',
+          GATEWAY_IDEMPOTENCY_WINDOW_SEC: '600',
+        }),
+        quietLogger(),
+      );
+      try {
+        assert.equal((await g.app.inject(post(batch(0, 100)))).statusCode, 202);
+
+        await kafka.down();
+        const before = Date.now();
+        const res = await g.app.inject(post(batch(100, 100)));
+        const elapsed = Date.now() - before;
+        assert.equal(res.statusCode, 503, res.body);
+        assert.ok(res.headers['retry-after']);
+        assert.ok(elapsed < PUBLISH_TIMEOUT + 1000, `503 after ${elapsed} ms`);
+        const ready = await g.app.inject({ method: 'GET', url: '/readyz' });
+        assert.equal(ready.statusCode, 503);
+        assert.notEqual(ready.json<{ checks: { kafka: string } }>().checks.kafka, 'ok');
+
+        await kafka.up();
+        // The client retries the same request until it is accepted.
+        await waitFor(
+          async () => (await g.app.inject(post(batch(100, 100)))).statusCode === 202,
+          90_000,
+          'the retry to be accepted after Kafka came back',
+        );
+        const reader = await readTopic(kafka.brokers, topic);
+        try {
+          await reader.waitForCount(200, 60_000);
+          const ids = new Set(reader.values().map((v) => v.eventId));
+          for (let i = 0; i < 200; i++) assert.ok(ids.has(`grace-${i}`), `grace-${i} lost`);
+          // Per user, the first copy of each event is in request order (later copies are duplicates
+          // of a send that Kafka acknowledged after its request had been answered 503).
+          const firsts = [...ids];
+          assert.deepEqual(
+            firsts,
+            Array.from({ length: 200 }, (_, i) => `grace-${i}`),
+          );
+        } finally {
+          await reader.stop();
+        }
+      } finally {
+        await g.stop();
+      }
+    } finally {
+      await kafka.destroy();
+    }
+  },
+);
+
+test(
+  'Redis stopped: 503 with Retry-After within the bound and nothing published; recovers when it is back',
+  { timeout: 60_000 },
+  async () => {
+    const redis = await PrivateRedis.start();
+    const topic = uniqueName('redis-outage');
+    await createTopic(KAFKA_BROKERS, topic, 1);
+    try {
+      const g = await startGateway(
+        gatewayConfig({ REDIS_URL: redis.url, EVENTS_TOPIC: topic }),
+        quietLogger(),
+      );
+      try {
+        assert.equal((await g.app.inject(post(batch(0, 10, 'heidi')))).statusCode, 202);
+
+        await redis.down();
+        const before = Date.now();
+        const res = await g.app.inject(post(batch(10, 10, 'heidi')));
+        assert.equal(res.statusCode, 503, res.body);
+        assert.equal(res.headers['retry-after'], '1');
+        assert.ok(Date.now() - before < 3000, `503 after ${Date.now() - before} ms`);
+        const ready = await g.app.inject({ method: 'GET', url: '/readyz' });
+        assert.equal(ready.statusCode, 503);
+        assert.equal(ready.json<{ checks: { kafka: string } }>().checks.kafka, 'ok');
+
+        await redis.up();
+        await waitFor(
+          async () => (await g.app.inject(post(batch(10, 10, 'heidi')))).statusCode === 202,
+          20_000,
+          'the gateway to reconnect to Redis',
+        );
+        assert.equal((await g.app.inject(post(batch(20, 1, 'heidi')))).statusCode, 202);
+        const reader = await readTopic(KAFKA_BROKERS, topic);
+        try {
+          await reader.waitForCount(21);
+          assert.deepEqual(
+            reader.values().map((v) => v.eventId),
+            Array.from({ length: 21 }, (_, i) => `heidi-${i}`),
+            'nothing was published while Redis was down',
+          );
+        } finally {
+          await reader.stop();
+        }
+      } finally {
+        await g.stop();
+      }
+    } finally {
+      await redis.down();
+      await deleteTopic(KAFKA_BROKERS, topic);
+    }
+  },
+);
