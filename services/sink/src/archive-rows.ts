@@ -1,0 +1,171 @@
+// Turns a Kafka record of `game-events` or `alerts` into one ClickHouse row, serialised as a
+// JSONEachRow line, or into the reason it cannot be archived. Pure: no I/O.
+//
+// Every column that is not MATERIALIZED or ALIAS is written (18.16 gives an omitted field the
+// type's zero value, not its DEFAULT), in the order of the table. Times travel as epoch ms
+// (Int64) and money as Int64 micro-units, written as bare JSON integers so that no value passes
+// through a double on the way in.
+import { decodeEvent, type GameEvent } from '@tradewatch/shared/events';
+import type { Alert } from '@tradewatch/shared/alerts';
+
+export type ArchiveKind = 'events' | 'alerts';
+
+export type MappedRecord =
+  | { ok: true; id: string; row: string }
+  | { ok: false; reason: 'not_json' | 'invalid_event' | 'invalid_alert' | 'key_mismatch'; detail: string };
+
+/** Money is kept as Int64 micro-units: 6 decimal places, |amount| ≤ 9.2e12. */
+export const MONEY_SCALE_DIGITS = 6;
+const MAX_MONEY = 9.2e12;
+
+/**
+ * The exact micro-unit value of a JSON number, read from its shortest decimal representation
+ * (what the producer wrote), not from the binary double: 0.1 becomes 100000, never 99999.
+ * Digits beyond the sixth decimal place are rounded half to even.
+ */
+export const toMicros = (amount: number): bigint => {
+  if (!Number.isFinite(amount) || Math.abs(amount) > MAX_MONEY) {
+    throw new RangeError(`amount ${amount} is not a finite number within ±${MAX_MONEY}`);
+  }
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(amount));
+  if (!m) throw new RangeError(`cannot read ${amount} as a decimal`);
+  const [, sign, int, frac = '', exp = '0'] = m;
+  const digits = BigInt(`${int}${frac}`);
+  const shift = Number(exp) - frac.length + MONEY_SCALE_DIGITS; // value = digits × 10^(shift − 6)
+  let micros: bigint;
+  if (shift >= 0) {
+    micros = digits * 10n ** BigInt(shift);
+  } else {
+    const div = 10n ** BigInt(-shift);
+    const q = digits / div;
+    const rem = (digits % div) * 2n;
+    micros = rem > div || (rem === div && q % 2n === 1n) ? q + 1n : q;
+  }
+  return sign === '-' ? -micros : micros;
+};
+
+const SIMPLE_DECIMAL = /^(-?)(\d+)(?:\.(\d{1,6}))?$/;
+
+/**
+ * toMicros as decimal text, without BigInt for the usual case (at most six decimal places and
+ * no exponent): the digits are only shifted.
+ */
+export const microsText = (amount: number): string => {
+  const m = Math.abs(amount) <= MAX_MONEY ? SIMPLE_DECIMAL.exec(String(amount)) : null;
+  if (m === null) return toMicros(amount).toString();
+  const [, sign, int, frac = ''] = m;
+  const digits = `${int}${frac.padEnd(MONEY_SCALE_DIGITS, '0')}`.replace(/^0+(?=\d)/, '');
+  return digits === '0' ? '0' : `${sign}${digits}`;
+};
+
+// JSON string literals. JSON.stringify escapes quotes, backslashes, control characters and lone
+// surrogates; strings the event contract restricts to safe characters skip it.
+const str = (s: string): string => JSON.stringify(s);
+/** eventId (`A-Z a-z 0-9 . _ : -`), type and normalised IPs: nothing to escape. */
+const safe = (s: string): string => `"${s}"`;
+
+/** The `events` row of a validated event (columns of migration 1, in order). */
+export const encodeEventRow = (ev: GameEvent): string => {
+  const trade = ev.type === 'trade' ? ev : undefined;
+  return (
+    `{"eventId":${safe(ev.eventId)},"type":${safe(ev.type)},"userId":${str(ev.userId)},"tsMs":${ev.ts}` +
+    `,"ip":${safe(ev.ip ?? '')},"amountMicros":${trade === undefined ? '0' : microsText(trade.amount)}` +
+    `,"currency":${str(trade?.currency ?? '')},"itemId":${str(trade?.itemId ?? '')}` +
+    `,"counterpartyId":${str(trade?.counterpartyId ?? '')},"gameServerId":${str(ev.gameServerId)}` +
+    `,"receivedAtMs":${ev.receivedAt}}`
+  );
+};
+
+/** The `alerts` row of a checked alert (columns of migration 2, in order). */
+export const encodeAlertRow = (a: Alert): string =>
+  `{"alertId":${str(a.alertId)},"rule":${str(a.rule)},"ruleVersion":${a.ruleVersion},"userId":${str(a.userId)}` +
+  `,"tradeEventId":${str(a.tradeEventId)},"tradeTsMs":${a.tradeTs},"amountMicros":${microsText(a.amount)}` +
+  `,"baselineMicros":${microsText(a.baseline)},"factor":${a.factor},"ip":${str(a.ip)}` +
+  `,"knownIps":[${a.knownIps.map(str).join(',')}],"previousTrades":${a.previousTrades}` +
+  `,"gameServerId":${str(a.gameServerId)},"detectedAtMs":${a.detectedAt}}`;
+
+// DateTime (18.16) holds seconds up to 2106: epoch ms must stay below that.
+const MAX_EPOCH_MS = 4294967295000;
+
+type Check = (v: unknown) => string | undefined;
+const nonEmptyString: Check = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= 1024 ? undefined : 'Expected a string of 1-1024 chars';
+const anyString: Check = (v) => (typeof v === 'string' && v.length <= 1024 ? undefined : 'Expected a string');
+const uint =
+  (max: number): Check =>
+  (v) =>
+    Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max
+      ? undefined
+      : `Expected an integer 0-${max}`;
+const epochMs: Check = (v) =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < MAX_EPOCH_MS
+    ? undefined
+    : 'Expected epoch ms';
+const money: Check = (v) =>
+  typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_MONEY ? undefined : 'Expected an amount';
+const finite: Check = (v) =>
+  typeof v === 'number' && Number.isFinite(v) ? undefined : 'Expected a finite number';
+const ipList: Check = (v) =>
+  Array.isArray(v) && v.length <= 10000 && v.every((x) => anyString(x) === undefined)
+    ? undefined
+    : 'Expected an array of strings';
+
+const ALERT_FIELDS: Record<keyof Alert, Check> = {
+  alertId: nonEmptyString,
+  rule: nonEmptyString,
+  ruleVersion: uint(65535),
+  userId: nonEmptyString,
+  tradeEventId: nonEmptyString,
+  tradeTs: epochMs,
+  amount: money,
+  baseline: money,
+  factor: finite,
+  ip: anyString,
+  knownIps: ipList,
+  previousTrades: uint(4294967295),
+  gameServerId: anyString,
+  detectedAt: epochMs,
+};
+
+/**
+ * Checks an alert read from the topic against the types of the `alerts` table. Fields the
+ * table does not know are ignored: a newer processor may add some before the archive has them.
+ */
+export const checkAlert = (raw: unknown): { ok: true; alert: Alert } | { ok: false; detail: string } => {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, detail: '/: Expected an object' };
+  const rec = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [field, check] of Object.entries(ALERT_FIELDS)) {
+    const problem = check(rec[field]);
+    if (problem !== undefined) problems.push(`/${field}: ${problem}`);
+  }
+  return problems.length > 0 ? { ok: false, detail: problems.join('; ') } : { ok: true, alert: raw as Alert };
+};
+
+/** Maps one record of the given topic kind to its archive row, or to the reason it has none. */
+export const mapRecord = (kind: ArchiveKind, key: Buffer | null, value: Buffer | null): MappedRecord =>
+  mapRecordValue(kind, key === null ? null : key.toString('utf8'), value);
+
+/** mapRecord with the key already decoded. */
+export const mapRecordValue = (kind: ArchiveKind, key: string | null, value: Buffer | null): MappedRecord => {
+  if (kind === 'events') {
+    const decoded = decodeEvent(value);
+    if (!decoded.ok) return { ok: false, reason: decoded.reason, detail: decoded.detail };
+    // Same rule as the processor: a record the gateway did not key by its user was not accepted.
+    if (key !== decoded.event.userId) {
+      return { ok: false, reason: 'key_mismatch', detail: 'record key is not the userId' };
+    }
+    return { ok: true, id: decoded.event.eventId, row: encodeEventRow(decoded.event) };
+  }
+  if (value === null) return { ok: false, reason: 'invalid_alert', detail: 'record has no value' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: 'not_json', detail: (err as Error).message };
+  }
+  const checked = checkAlert(raw);
+  if (!checked.ok) return { ok: false, reason: 'invalid_alert', detail: checked.detail };
+  return { ok: true, id: checked.alert.alertId, row: encodeAlertRow(checked.alert) };
+};

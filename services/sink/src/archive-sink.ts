@@ -1,0 +1,397 @@
+// The consumer side of the archive: records of `game-events` and `alerts` are mapped to rows and
+// buffered per partition; a buffer is inserted when it reaches its size bound or its time bound,
+// and the partition's offset is committed only after ClickHouse confirmed the insert (and the
+// dead letters of the batch are in Kafka). A crash at any point therefore re-reads at most the
+// batches not yet committed, and re-inserting them is harmless (ReplacingMergeTree on the id).
+//
+// While ClickHouse is unavailable the consumer is paused (heartbeats continue, so the group
+// keeps its partitions), each pending batch is retried with exponential backoff, and
+// consumption resumes once every failing batch got through.
+import { TradewatchError, isRetriable } from '@tradewatch/shared/errors';
+import {
+  classifyKafkaError,
+  type Consumer,
+  type EachBatchPayload,
+  type Message,
+  type Producer,
+} from '@tradewatch/shared/kafka';
+import type { Logger } from '@tradewatch/shared/logger';
+import type { ArchiveKind } from './archive-rows.ts';
+import type { ArchiveWriter } from './archive-writer.ts';
+import {
+  ChunkedRows,
+  packRecords,
+  recordKey,
+  recordValue,
+  type MappedChunk,
+  type RecordChunk,
+} from './record-chunk.ts';
+import type { RecordMapper } from './record-mapper.ts';
+import type { BatchLimits, RetryPolicy } from './config.ts';
+import { backoffDelay } from './retry-backoff.ts';
+import type { SinkStats } from './sink-stats.ts';
+
+export interface ArchiveSinkOptions {
+  consumer: Consumer;
+  /** Producer of the dead-letter topic. */
+  producer: Producer;
+  writer: ArchiveWriter;
+  /** Decodes, validates and serialises records (on worker threads, normally). */
+  mapper: RecordMapper;
+  log: Logger;
+  stats: SinkStats;
+  topics: Readonly<Record<ArchiveKind, string>>;
+  /** Quoted table names, e.g. `tradewatch`.`events`. */
+  tables: Readonly<Record<ArchiveKind, string>>;
+  deadLetterTopic: string;
+  batch: BatchLimits;
+  retry: RetryPolicy;
+  fromBeginning: boolean;
+  heartbeatIntervalMs: number;
+  partitionsConsumedConcurrently: number;
+  /** Called once with an error the sink cannot recover from; the process should exit. */
+  onFatal: (err: unknown) => void;
+  now?: () => number;
+}
+
+/** A fetched batch, packed, and its rows. */
+interface Part {
+  records: RecordChunk;
+  mapped: MappedChunk;
+}
+
+/** What one insert carries: rows, the records they came from, and the offset to commit after. */
+interface PendingBatch {
+  parts: Part[];
+  rows: number;
+  deadLetters: Message[];
+  records: number;
+  bytes: number;
+  firstAt: number;
+  nextOffset: string | undefined;
+}
+
+const emptyBatch = (): PendingBatch => ({
+  parts: [],
+  rows: 0,
+  deadLetters: [],
+  records: 0,
+  bytes: 0,
+  firstAt: 0,
+  nextOffset: undefined,
+});
+
+/** The buffer of one assigned topic-partition. Closed (and forgotten) when the group rebalances. */
+class PartitionBuffer {
+  pending: PendingBatch = emptyBatch();
+  inFlight: Promise<void> | undefined;
+  closed = false;
+  readonly kind: ArchiveKind;
+  readonly topic: string;
+  readonly partition: number;
+  constructor(kind: ArchiveKind, topic: string, partition: number) {
+    this.kind = kind;
+    this.topic = topic;
+    this.partition = partition;
+  }
+
+  take(): PendingBatch {
+    const b = this.pending;
+    this.pending = emptyBatch();
+    return b;
+  }
+}
+
+export class ArchiveSink {
+  private readonly o: ArchiveSinkOptions;
+  private readonly now: () => number;
+  private readonly buffers = new Map<string, PartitionBuffer>();
+  /** Buffers whose flush is currently failing because ClickHouse is unavailable. */
+  private readonly failing = new Set<PartitionBuffer>();
+  private paused = false;
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sleepers = new Set<() => void>();
+
+  constructor(options: ArchiveSinkOptions) {
+    this.o = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Rows buffered and not yet inserted, over all partitions. */
+  bufferedRows(): number {
+    let n = 0;
+    for (const b of this.buffers.values()) n += b.pending.rows;
+    return n;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  async start(): Promise<void> {
+    const { consumer, topics } = this.o;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // A new generation starts from the committed offsets: what the buffers hold will be read
+      // again (here or by another member), so drop it, and let in-flight flushes skip their commit.
+      const dropped = this.closeAll();
+      this.o.log.info(
+        { memberId: payload.memberId, assignment: payload.memberAssignment, dropped },
+        'partitions assigned',
+      );
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.events, topics.alerts], fromBeginning: this.o.fromBeginning });
+    const tick = Math.min(250, Math.max(10, Math.floor(this.o.batch.maxWaitMs / 4)));
+    this.timer = setInterval(() => this.flushExpired(), tick);
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  /**
+   * Stops consuming, inserts and commits what is buffered (one attempt each: if ClickHouse is
+   * down the records are simply read again next time), then leaves the group.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const wake of this.sleepers) wake();
+    await Promise.all([...this.buffers.values()].map((b) => b.inFlight ?? Promise.resolve()));
+    await Promise.all(
+      [...this.buffers.values()]
+        .filter((b) => b.pending.nextOffset !== undefined)
+        .map((b) => this.startFlush(b)),
+    );
+    await this.o.consumer.disconnect();
+  }
+
+  private kindOf(topic: string): ArchiveKind {
+    return topic === this.o.topics.alerts ? 'alerts' : 'events';
+  }
+
+  private bufferFor(topic: string, partition: number): PartitionBuffer {
+    const key = `${topic}\u0000${partition}`;
+    let buf = this.buffers.get(key);
+    if (buf === undefined) {
+      buf = new PartitionBuffer(this.kindOf(topic), topic, partition);
+      this.buffers.set(key, buf);
+    }
+    return buf;
+  }
+
+  private closeAll(): number {
+    let dropped = 0;
+    for (const b of this.buffers.values()) {
+      b.closed = true;
+      dropped += b.pending.records;
+    }
+    this.buffers.clear();
+    return dropped;
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (this.stopping || !isRunning() || isStale()) return;
+    const buf = this.bufferFor(batch.topic, batch.partition);
+    // lastOffset() also covers transaction markers and aborted records filtered out of `messages`.
+    const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
+    let part: Part | undefined;
+    if (batch.messages.length > 0) {
+      const records = packRecords(batch.messages);
+      part = { records, mapped: await this.o.mapper.map(buf.kind, records) };
+    }
+    // A rebalance while mapping: these records will be read again from the committed offset.
+    if (buf.closed || this.stopping) return;
+    const p = buf.pending;
+    if (p.records === 0) p.firstAt = this.now();
+    p.nextOffset = nextOffset;
+    if (part !== undefined) {
+      const { records, mapped } = part;
+      p.parts.push(part);
+      p.records += records.pos.length;
+      p.rows += mapped.rowEnds.length;
+      p.bytes += mapped.body.length;
+      for (const f of mapped.failures)
+        p.deadLetters.push(this.deadLetter(buf, records, f.record, f.reason, f.detail));
+    }
+    const { maxRows, maxBytes, maxWaitMs } = this.o.batch;
+    if (p.rows >= maxRows || p.bytes >= maxBytes) {
+      // At most one insert in flight per partition (commits stay in order) and one batch filling
+      // behind it: past that, hold this fetch until the insert is through.
+      if (buf.inFlight !== undefined) await this.waitHeartbeating(buf.inFlight, heartbeat);
+      if (!buf.closed && !this.stopping && buf.inFlight === undefined) void this.startFlush(buf);
+    } else if (buf.inFlight === undefined && this.now() - p.firstAt >= maxWaitMs) {
+      void this.startFlush(buf);
+    }
+  }
+
+  private flushExpired(): void {
+    const now = this.now();
+    for (const buf of this.buffers.values()) {
+      if (
+        buf.inFlight === undefined &&
+        buf.pending.records > 0 &&
+        now - buf.pending.firstAt >= this.o.batch.maxWaitMs
+      ) {
+        void this.startFlush(buf);
+      }
+    }
+  }
+
+  /** Starts inserting the buffer's pending batch; the returned promise never rejects. */
+  private startFlush(buf: PartitionBuffer): Promise<void> {
+    const batch = buf.take();
+    const flight: Promise<void> = this.flush(buf, batch)
+      .catch((err: unknown) => {
+        this.o.log.fatal({ err, topic: buf.topic, partition: buf.partition }, 'archive flush failed');
+        this.o.onFatal(err);
+      })
+      .finally(() => {
+        if (buf.inFlight === flight) buf.inFlight = undefined;
+      });
+    buf.inFlight = flight;
+    return flight;
+  }
+
+  private async flush(buf: PartitionBuffer, batch: PendingBatch): Promise<void> {
+    const table = this.o.tables[buf.kind];
+    const rows = new ChunkedRows(batch.parts.map((part) => part.mapped));
+    let deadLetters: Message[] | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (buf.closed) {
+        this.o.stats.abandonedBatches++;
+        this.recovered(buf);
+        return;
+      }
+      try {
+        if (deadLetters === undefined) {
+          const started = performance.now();
+          const rejected = await this.o.writer.insert(table, rows);
+          this.o.stats.inserted(buf.kind, rows.length - rejected.length, performance.now() - started);
+          deadLetters = [...batch.deadLetters];
+          for (const r of rejected) {
+            const { chunk, local } = rows.locate(r.index);
+            const part = batch.parts[chunk]!;
+            deadLetters.push(
+              this.deadLetter(
+                buf,
+                part.records,
+                part.mapped.rowRecord[local]!,
+                'clickhouse_rejected',
+                r.reason,
+              ),
+            );
+          }
+          this.recovered(buf);
+        }
+        if (deadLetters.length > 0) {
+          await this.o.producer.send({ topic: this.o.deadLetterTopic, messages: deadLetters, acks: -1 });
+          this.o.stats.deadLetters += deadLetters.length;
+          deadLetters = [];
+        }
+        break;
+      } catch (err) {
+        const e = err instanceof TradewatchError ? err : classifyKafkaError(err);
+        if (!isRetriable(e)) throw e;
+        this.o.stats.insertRetries++;
+        const delayMs = backoffDelay(this.o.retry, attempt);
+        // One failure may be a connection the server had just closed; two in a row is an outage.
+        if (e.code === 'CLICKHOUSE_UNAVAILABLE' && attempt >= 2) this.unavailable(buf, e);
+        this.o.log[attempt <= 2 ? 'warn' : 'debug'](
+          { err: e, topic: buf.topic, partition: buf.partition, rows: rows.length, attempt, delayMs },
+          'archive flush failed, retrying',
+        );
+        if (this.stopping) {
+          this.o.stats.abandonedBatches++;
+          this.recovered(buf);
+          return;
+        }
+        await this.sleep(delayMs);
+      }
+    }
+    if (buf.closed || batch.nextOffset === undefined) return;
+    try {
+      await this.o.consumer.commitOffsets([
+        { topic: buf.topic, partition: buf.partition, offset: batch.nextOffset },
+      ]);
+      this.o.stats.commits++;
+    } catch (err) {
+      // Typically a rebalance: the rows are stored, the next owner re-reads them harmlessly.
+      this.o.stats.commitFailures++;
+      this.o.log.warn({ err, topic: buf.topic, partition: buf.partition }, 'offset commit failed');
+    }
+  }
+
+  private unavailable(buf: PartitionBuffer, err: TradewatchError): void {
+    this.failing.add(buf);
+    if (this.paused) return;
+    this.paused = true;
+    this.o.stats.outageStarted(this.now());
+    this.o.consumer.pause([{ topic: this.o.topics.events }, { topic: this.o.topics.alerts }]);
+    this.o.log.warn({ err }, 'ClickHouse unavailable: consumption paused, retrying with backoff');
+  }
+
+  private recovered(buf: PartitionBuffer): void {
+    this.failing.delete(buf);
+    if (!this.paused || this.failing.size > 0) return;
+    this.paused = false;
+    const outageMs = this.o.stats.outageEnded(this.now());
+    if (!this.stopping) {
+      this.o.consumer.resume([{ topic: this.o.topics.events }, { topic: this.o.topics.alerts }]);
+    }
+    this.o.log.info({ outageMs }, 'ClickHouse available again: consumption resumed');
+  }
+
+  private deadLetter(
+    buf: PartitionBuffer,
+    records: RecordChunk,
+    i: number,
+    reason: string,
+    detail: string,
+  ): Message {
+    const offset = String(records.offsets[i]);
+    this.o.log.warn(
+      { topic: buf.topic, partition: buf.partition, offset, reason, detail },
+      'record sent to dead letters',
+    );
+    return {
+      key: recordKey(records, i),
+      value: recordValue(records, i),
+      headers: {
+        'tw-reason': reason,
+        'tw-detail': detail.slice(0, 1000),
+        'tw-source': `${buf.topic}/${buf.partition}/${offset}`,
+        'tw-stage': 'sink',
+      },
+    };
+  }
+
+  /** Waits for `p`, heartbeating meanwhile so that a long ClickHouse outage does not cost the partitions. */
+  private async waitHeartbeating(p: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+    let settled = false;
+    const done = p.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await Promise.race([done, this.sleep(this.o.heartbeatIntervalMs)]);
+      if (!settled && !this.stopping) await heartbeat();
+    }
+  }
+
+  /** A delay that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+}

@@ -1,0 +1,271 @@
+// The archive schema as versioned migrations, and the pure planning of which ones to apply.
+// Each migration renders its statements for the server's capabilities, so the same list runs
+// on ClickHouse 18.16 and on a current server (which gets LowCardinality, codecs, DateTime64 and
+// TTL). Every statement is idempotent on its own (IF NOT EXISTS, backfills that aggregate with
+// uniq*), so a migration interrupted half-way is simply run again; the ledger table records
+// what was applied.
+import { createHash } from 'node:crypto';
+import { sqlIdentifier, sqlTable, type ClickHouseCapabilities } from '@tradewatch/shared/clickhouse';
+
+export const LEDGER_TABLE = 'schema_migrations';
+
+export interface MigrationContext {
+  database: string;
+  caps: ClickHouseCapabilities;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: (ctx: MigrationContext) => string[];
+}
+
+/** Column-type helpers that switch modern features on by capability. */
+const typesFor = (caps: ClickHouseCapabilities) => ({
+  lc: (type: string) => (caps.lowCardinality ? `LowCardinality(${type})` : type),
+  codec: (spec: string) => (caps.codecs ? ` CODEC(${spec})` : ''),
+  /** A point in time with the precision the server supports (ms on modern, s on 18.16), UTC. */
+  time: caps.dateTime64 ? "DateTime64(3, 'UTC')" : "DateTime('UTC')",
+  fromMs: (col: string) =>
+    caps.dateTime64 ? `fromUnixTimestamp64Milli(${col}, 'UTC')` : `toDateTime(intDiv(${col}, 1000), 'UTC')`,
+  ttl: (expr: string) => (caps.ttl ? `\nTTL ${expr}` : ''),
+});
+
+/** Dashboards look back 13 months at most; on servers without TTL old partitions are dropped by hand. */
+const AGGREGATE_RETENTION = 'INTERVAL 13 MONTH';
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'create events',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      return [
+        `CREATE TABLE IF NOT EXISTS ${sqlTable(database, 'events')} (
+  eventId String${t.codec('ZSTD(1)')},
+  type Enum8('login' = 1, 'trade' = 2),
+  userId String${t.codec('ZSTD(1)')},
+  tsMs Int64${t.codec('Delta, ZSTD(1)')},
+  ts ${t.time} MATERIALIZED ${t.fromMs('tsMs')},
+  ip String${t.codec('ZSTD(1)')},
+  amountMicros Int64${t.codec('ZSTD(1)')},
+  amount Float64 ALIAS amountMicros / 1000000,
+  currency ${t.lc('String')},
+  itemId String${t.codec('ZSTD(1)')},
+  counterpartyId String${t.codec('ZSTD(1)')},
+  gameServerId ${t.lc('String')},
+  receivedAtMs Int64${t.codec('Delta, ZSTD(1)')},
+  receivedAt ${t.time} MATERIALIZED ${t.fromMs('receivedAtMs')},
+  archivedAt DateTime('UTC') MATERIALIZED now()
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (userId, ts, eventId)`,
+      ];
+    },
+  },
+  {
+    version: 2,
+    name: 'create alerts',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      return [
+        `CREATE TABLE IF NOT EXISTS ${sqlTable(database, 'alerts')} (
+  alertId String,
+  rule ${t.lc('String')},
+  ruleVersion UInt16,
+  userId String,
+  tradeEventId String,
+  tradeTsMs Int64,
+  tradeTs ${t.time} MATERIALIZED ${t.fromMs('tradeTsMs')},
+  amountMicros Int64,
+  amount Float64 ALIAS amountMicros / 1000000,
+  baselineMicros Int64,
+  baseline Float64 ALIAS baselineMicros / 1000000,
+  factor Float64,
+  ip String,
+  knownIps Array(String),
+  previousTrades UInt32,
+  gameServerId ${t.lc('String')},
+  detectedAtMs Int64,
+  detectedAt ${t.time} MATERIALIZED ${t.fromMs('detectedAtMs')},
+  archivedAt DateTime('UTC') MATERIALIZED now()
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(tradeTs)
+ORDER BY (userId, tradeTs, alertId)`,
+      ];
+    },
+  },
+  {
+    // Counting distinct ids (not rows) keeps the aggregates right when a batch is inserted twice.
+    // Events use uniqCombined (exact for small buckets, bounded memory for large ones).
+    version: 3,
+    name: 'events per minute',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      const target = sqlTable(database, 'events_per_minute');
+      const select = `SELECT toStartOfMinute(ts) AS minute, type, gameServerId,
+  uniqCombinedState(eventId) AS events, uniqCombinedState(userId) AS users
+FROM ${sqlTable(database, 'events')}
+GROUP BY minute, type, gameServerId`;
+      return [
+        `CREATE TABLE IF NOT EXISTS ${target} (
+  minute DateTime('UTC'),
+  type Enum8('login' = 1, 'trade' = 2),
+  gameServerId ${t.lc('String')},
+  events AggregateFunction(uniqCombined, String),
+  users AggregateFunction(uniqCombined, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (minute, type, gameServerId)${t.ttl(`minute + ${AGGREGATE_RETENTION}`)}`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, 'events_per_minute_mv')} TO ${target} AS\n${select}`,
+        // Rows archived before the view existed (none on a fresh database); harmless to repeat.
+        `INSERT INTO ${target} ${select}`,
+      ];
+    },
+  },
+  {
+    version: 4,
+    name: 'alerts per minute',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      const target = sqlTable(database, 'alerts_per_minute');
+      const select = `SELECT toStartOfMinute(detectedAt) AS minute, rule, gameServerId,
+  uniqExactState(alertId) AS alerts, uniqExactState(userId) AS users
+FROM ${sqlTable(database, 'alerts')}
+GROUP BY minute, rule, gameServerId`;
+      return [
+        `CREATE TABLE IF NOT EXISTS ${target} (
+  minute DateTime('UTC'),
+  rule ${t.lc('String')},
+  gameServerId ${t.lc('String')},
+  alerts AggregateFunction(uniqExact, String),
+  users AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (minute, rule, gameServerId)${t.ttl(`minute + ${AGGREGATE_RETENTION}`)}`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, 'alerts_per_minute_mv')} TO ${target} AS\n${select}`,
+        `INSERT INTO ${target} ${select}`,
+      ];
+    },
+  },
+  {
+    version: 5,
+    name: 'flagged users',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      const target = sqlTable(database, 'flagged_users');
+      const select = `SELECT userId,
+  uniqExactState(alertId) AS alerts,
+  minState(detectedAt) AS firstAlertAt,
+  maxState(detectedAt) AS lastAlertAt,
+  maxState(factor) AS maxFactor,
+  maxState(amountMicros) AS maxAmountMicros,
+  uniqExactState(ip) AS flaggedIps
+FROM ${sqlTable(database, 'alerts')}
+GROUP BY userId`;
+      return [
+        `CREATE TABLE IF NOT EXISTS ${target} (
+  userId String,
+  alerts AggregateFunction(uniqExact, String),
+  firstAlertAt AggregateFunction(min, ${t.time}),
+  lastAlertAt AggregateFunction(max, ${t.time}),
+  maxFactor AggregateFunction(max, Float64),
+  maxAmountMicros AggregateFunction(max, Int64),
+  flaggedIps AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY userId`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, 'flagged_users_mv')} TO ${target} AS\n${select}`,
+        `INSERT INTO ${target} ${select}`,
+      ];
+    },
+  },
+];
+
+/** The ledger itself: created before anything else, outside the numbered migrations. */
+export const ledgerStatements = (database: string): string[] => [
+  `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(database)}`,
+  `CREATE TABLE IF NOT EXISTS ${sqlTable(database, LEDGER_TABLE)} (
+  version UInt32,
+  name String,
+  checksum String,
+  serverVersion String,
+  appliedAt DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(appliedAt)
+ORDER BY version`,
+];
+
+export interface LedgerRow {
+  version: number;
+  name: string;
+  checksum: string;
+  serverVersion: string;
+}
+
+export interface RenderedMigration {
+  version: number;
+  name: string;
+  statements: string[];
+  checksum: string;
+}
+
+export const renderMigration = (m: Migration, ctx: MigrationContext): RenderedMigration => {
+  const statements = m.statements(ctx);
+  const checksum = createHash('sha256').update(statements.join('\n;\n')).digest('hex').slice(0, 16);
+  return { version: m.version, name: m.name, statements, checksum };
+};
+
+export interface MigrationPlan {
+  pending: RenderedMigration[];
+  /** Applied migrations whose text differs from the code's (legitimate after a server upgrade). */
+  changed: { version: number; name: string; reason: string }[];
+  /** Versions in the ledger this code does not know: the database was migrated by newer code. */
+  unknown: number[];
+}
+
+/**
+ * Decides what to apply: every migration whose version is not in the ledger, in order. Pure, so
+ * it is tested without a server. Versions must be unique and increasing.
+ */
+export const planMigrations = (
+  migrations: readonly Migration[],
+  applied: readonly LedgerRow[],
+  ctx: MigrationContext,
+): MigrationPlan => {
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version <= migrations[i - 1]!.version) {
+      throw new Error(
+        `migration versions must increase: ${migrations[i - 1]!.version} then ${migrations[i]!.version}`,
+      );
+    }
+  }
+  const byVersion = new Map(applied.map((r) => [r.version, r]));
+  const known = new Set(migrations.map((m) => m.version));
+  const plan: MigrationPlan = {
+    pending: [],
+    changed: [],
+    unknown: [...byVersion.keys()].filter((v) => !known.has(v)).sort((a, b) => a - b),
+  };
+  for (const m of migrations) {
+    const rendered = renderMigration(m, ctx);
+    const row = byVersion.get(m.version);
+    if (row === undefined) {
+      plan.pending.push(rendered);
+    } else if (row.checksum !== rendered.checksum) {
+      plan.changed.push({
+        version: m.version,
+        name: m.name,
+        reason:
+          row.serverVersion === ctx.caps.version.text
+            ? 'migration text changed since it was applied'
+            : `applied on ClickHouse ${row.serverVersion}, now ${ctx.caps.version.text}`,
+      });
+    }
+  }
+  return plan;
+};

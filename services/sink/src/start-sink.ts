@@ -1,0 +1,163 @@
+// Builds and starts a sink from its config: ClickHouse client, migrations, Kafka clients, the
+// dead-letter topic and the archive consumer. Used by main.ts and, in-process, by tests:
+//
+//   const sink = await startSink(loadSinkConfig({ ...process.env, CLICKHOUSE_DATABASE: 'it_x' }), log);
+//   ... await sink.stop();            // flushes, commits, leaves the group, closes clients
+//   sink.failed                        // rejects if the sink hit an unrecoverable error
+import { createClickHouse, sqlTable, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
+import {
+  createConsumer,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  partitionCount,
+} from '@tradewatch/shared/kafka';
+import type { Logger } from '@tradewatch/shared/logger';
+import { ArchiveSink } from './archive-sink.ts';
+import { ArchiveWriter } from './archive-writer.ts';
+import { createRecordMapper } from './record-mapper.ts';
+import type { SinkConfig } from './config.ts';
+import { migrate } from './migration-runner.ts';
+import { SinkStats } from './sink-stats.ts';
+import { backoffDelay } from './retry-backoff.ts';
+import { isRetriable } from '@tradewatch/shared/errors';
+
+export interface RunningSink {
+  stats: SinkStats;
+  /** Rows held in memory, not yet inserted. */
+  bufferedRows(): number;
+  /** True while consumption is paused because ClickHouse is unavailable. */
+  isPaused(): boolean;
+  /** Rejects when the sink hits an error it cannot recover from (never resolves otherwise). */
+  failed: Promise<never>;
+  stop(): Promise<void>;
+}
+
+export const createSinkClickHouse = (config: Readonly<SinkConfig>): ClickHouseClient =>
+  createClickHouse({
+    url: config.clickhouse.url,
+    username: config.clickhouse.username,
+    password: config.clickhouse.password,
+    requestTimeoutMs: config.clickhouse.requestTimeoutMs,
+    application: 'tradewatch-sink',
+  });
+
+/**
+ * Runs `fn` again (with backoff) while it fails because ClickHouse is unavailable, up to
+ * config.startupRetryMs: a sink started while ClickHouse restarts waits for it instead of crashing.
+ */
+const retryWhileUnavailable = async <T>(
+  fn: () => Promise<T>,
+  config: Readonly<SinkConfig>,
+  log: Logger,
+): Promise<T> => {
+  const deadline = Date.now() + config.startupRetryMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const delayMs = backoffDelay(config.retry, attempt);
+      if (!isRetriable(err) || Date.now() + delayMs > deadline) throw err;
+      log.warn({ err, attempt, delayMs }, 'ClickHouse unavailable at start-up, retrying');
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+};
+
+export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Promise<RunningSink> => {
+  const stats = new SinkStats();
+  const clickhouse = createSinkClickHouse(config);
+  const kafka = createKafka({
+    brokers: config.kafkaBrokers,
+    clientId: `tradewatch-sink-${config.instanceId}`,
+    logger: log,
+  });
+  const admin = kafka.admin();
+  const producer = createIdempotentProducer(kafka);
+  const consumer = createConsumer(kafka, {
+    groupId: config.groupId,
+    readUncommitted: false,
+    sessionTimeout: config.sessionTimeoutMs,
+    heartbeatInterval: config.heartbeatIntervalMs,
+    rebalanceTimeout: Math.max(config.sessionTimeoutMs, 10000),
+    maxWaitTimeInMs: Math.min(config.batch.maxWaitMs, 500),
+    maxBytesPerPartition: config.maxBytesPerPartition,
+    maxBytes: Math.max(config.maxBytesPerPartition * 4, 64 * 1024 * 1024),
+  });
+
+  let fail: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) fail(payload.error);
+    else log.warn({ err: payload.error }, 'consumer restarting after a retriable error');
+  });
+
+  const database = config.clickhouse.database;
+  const writer = new ArchiveWriter({ client: clickhouse, onBisect: () => stats.bisections++ });
+  const mapper = createRecordMapper(config.mappingWorkers);
+  const close = async () => {
+    await mapper.close();
+    await producer.disconnect().catch((err: unknown) => log.warn({ err }, 'producer disconnect failed'));
+    await admin.disconnect().catch((err: unknown) => log.warn({ err }, 'admin disconnect failed'));
+    await clickhouse.close();
+  };
+
+  let sink: ArchiveSink;
+  try {
+    if (config.migrateOnStart) {
+      const mlog = log.child({ module: 'migrate' });
+      await retryWhileUnavailable(() => migrate(clickhouse, database, mlog), config, mlog);
+    }
+    await admin.connect();
+    await ensureTopics(admin, [{ topic: config.deadLetterTopic, partitions: 1 }]);
+    const partitions =
+      (await partitionCount(admin, config.eventsTopic)) + (await partitionCount(admin, config.alertsTopic));
+    await producer.connect();
+    sink = new ArchiveSink({
+      consumer,
+      producer,
+      writer,
+      mapper,
+      log: log.child({ module: 'archive' }),
+      stats,
+      topics: { events: config.eventsTopic, alerts: config.alertsTopic },
+      tables: { events: sqlTable(database, 'events'), alerts: sqlTable(database, 'alerts') },
+      deadLetterTopic: config.deadLetterTopic,
+      batch: config.batch,
+      retry: config.retry,
+      fromBeginning: config.fromBeginning,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      // Every partition is inserted concurrently: the inserts, not the CPU, are the slow part.
+      partitionsConsumedConcurrently: partitions,
+      onFatal: (err) => fail(err),
+    });
+    await sink.start();
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    await close();
+    throw err;
+  }
+  log.info(
+    {
+      group: config.groupId,
+      topics: [config.eventsTopic, config.alertsTopic],
+      database,
+      batch: config.batch,
+    },
+    'sink running',
+  );
+
+  return {
+    stats,
+    bufferedRows: () => sink.bufferedRows(),
+    isPaused: () => sink.isPaused,
+    failed,
+    stop: async () => {
+      await sink.stop();
+      await close();
+    },
+  };
+};

@@ -1,0 +1,282 @@
+// Shared pieces of the sink's integration tests: unique names, real Kafka and ClickHouse
+// clients, generated events and alerts, and waiting on a condition with a deadline.
+import { randomBytes } from 'node:crypto';
+import { deriveAlertId, encodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
+import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
+import {
+  createClickHouse,
+  queryRows,
+  runStatement,
+  sqlIdentifier,
+  sqlTable,
+  type ClickHouseClient,
+} from '@tradewatch/shared/clickhouse';
+import {
+  createConsumer,
+  createIdempotentProducer,
+  createKafka,
+  createTransactionalProducer,
+  ensureTopics,
+  type Admin,
+  type Message,
+} from '@tradewatch/shared/kafka';
+import { createLogger, type Logger } from '@tradewatch/shared/logger';
+import type { Kafka } from 'kafkajs';
+
+export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+
+export const testLogger = (name: string): Logger =>
+  createLogger(name, (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent');
+
+export interface TestNames {
+  suffix: string;
+  eventsTopic: string;
+  alertsTopic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  database: string;
+}
+
+export const uniqueNames = (label: string): TestNames => {
+  const suffix = `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  return {
+    suffix,
+    eventsTopic: `it-sink.${suffix}.events`,
+    alertsTopic: `it-sink.${suffix}.alerts`,
+    deadLetterTopic: `it-sink.${suffix}.dead-letters`,
+    groupId: `it-sink-${suffix}`,
+    database: `it_sink_${suffix.replace(/-/g, '_')}`,
+  };
+};
+
+/** The environment a sink under test reads (everything its own, nothing shared). */
+export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Record<string, string> => ({
+  KAFKA_BROKERS,
+  CLICKHOUSE_URL,
+  EVENTS_TOPIC: n.eventsTopic,
+  ALERTS_TOPIC: n.alertsTopic,
+  DEAD_LETTER_TOPIC: n.deadLetterTopic,
+  SINK_GROUP_ID: n.groupId,
+  CLICKHOUSE_DATABASE: n.database,
+  SINK_BATCH_MAX_ROWS: '2000',
+  SINK_BATCH_MAX_WAIT_MS: '200',
+  SINK_RETRY_INITIAL_MS: '100',
+  SINK_RETRY_MAX_MS: '1000',
+  SINK_SESSION_TIMEOUT_MS: '10000',
+  SINK_HEARTBEAT_INTERVAL_MS: '1000',
+  STATS_INTERVAL_MS: '0',
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+  ...extra,
+});
+
+export const testKafka = (log: Logger): Kafka =>
+  createKafka({ brokers: [KAFKA_BROKERS], clientId: 'it-sink', logger: log });
+
+export const testClickHouse = (): ClickHouseClient =>
+  createClickHouse({ url: CLICKHOUSE_URL, application: 'tradewatch-sink-tests' });
+
+export const createTestTopics = async (admin: Admin, n: TestNames, partitions = { events: 3, alerts: 2 }) => {
+  await ensureTopics(admin, [
+    { topic: n.eventsTopic, partitions: partitions.events },
+    { topic: n.alertsTopic, partitions: partitions.alerts },
+    { topic: n.deadLetterTopic, partitions: 1 },
+  ]);
+};
+
+export const cleanUp = async (admin: Admin, client: ClickHouseClient, n: TestNames): Promise<void> => {
+  await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(n.database)}`);
+  const existing = new Set(await admin.listTopics());
+  const topics = [n.eventsTopic, n.alertsTopic, n.deadLetterTopic].filter((t) => existing.has(t));
+  if (topics.length > 0) await admin.deleteTopics({ topics });
+};
+
+/** Polls `probe` until `done` holds or the deadline passes; the last value is in the failure. */
+export const waitFor = async <T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 60000,
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      last = await probe();
+      if (done(last)) return last;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(last)}` +
+          (lastErr === undefined
+            ? ''
+            : `; last error ${lastErr instanceof Error ? lastErr.message : JSON.stringify(lastErr)}`),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+export const countRows = async (
+  client: ClickHouseClient,
+  database: string,
+  table: 'events' | 'alerts',
+): Promise<{ final: number; raw: number }> => {
+  const [r] = await queryRows<{ final: string; raw: string }>(
+    client,
+    `SELECT (SELECT count() FROM ${sqlTable(database, table)} FINAL) AS final, (SELECT count() FROM ${sqlTable(database, table)}) AS raw`,
+  );
+  return { final: Number(r?.final ?? 0), raw: Number(r?.raw ?? 0) };
+};
+
+/** The amounts makeEvents uses, with their exact value in micro-units. */
+export const AMOUNT_MICROS: ReadonlyMap<number, bigint> = new Map([
+  [0.1, 100000n],
+  [12.345678, 12345678n],
+  [100, 100000000n],
+  [2500.5, 2500500000n],
+  [999999999999.99, 999999999999990000n],
+  [1, 1000000n],
+  [0.000001, 1n],
+  [77.7, 77700000n],
+]);
+
+/** Deterministic traffic: per user a login, then trades; amounts with awkward decimals. */
+export const makeEvents = (
+  count: number,
+  opts: { users?: number; prefix?: string; now?: number } = {},
+): GameEvent[] => {
+  const users = opts.users ?? 50;
+  const prefix = opts.prefix ?? 'ev';
+  const now = opts.now ?? Date.now();
+  const amounts = [...AMOUNT_MICROS.keys()];
+  const events: GameEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const userId = `user-${i % users}`;
+    const base = {
+      eventId: `${prefix}-${i}`,
+      userId,
+      ts: now - (count - i) * 7,
+      gameServerId: `gs-${i % 3}`,
+      receivedAt: now,
+    };
+    if (i < users || i % 10 === 0) {
+      events.push({ ...base, type: 'login', ip: `10.${i % 7}.${i % 250}.${i % 13}` });
+    } else {
+      const ev: GameEvent = {
+        ...base,
+        type: 'trade',
+        amount: amounts[i % amounts.length]!,
+        currency: i % 4 === 0 ? 'gems' : 'gold',
+      };
+      if (i % 3 === 0) ev.itemId = `item-${i % 11}`;
+      if (i % 5 === 0) ev.counterpartyId = `user-${(i + 1) % users}`;
+      if (i % 2 === 0) ev.ip = i % 4 === 0 ? '2001:db8::1' : '192.0.2.7';
+      events.push(ev);
+    }
+  }
+  return events;
+};
+
+export const makeAlert = (i: number, now = Date.now()): Alert => {
+  const tradeEventId = `trade-for-alert-${i}`;
+  return {
+    alertId: deriveAlertId(RULE_ID, tradeEventId),
+    rule: RULE_ID,
+    ruleVersion: RULE_VERSION,
+    userId: `user-${i % 7}`,
+    tradeEventId,
+    tradeTs: now - 1000 * i,
+    amount: 1234.56 + i,
+    baseline: 100.25,
+    factor: (1234.56 + i) / 100.25,
+    ip: '203.0.113.9',
+    knownIps: ['10.0.0.1', "quote'and\\backslash", '2001:db8::2'],
+    previousTrades: 5 + (i % 15),
+    gameServerId: `gs-${i % 3}`,
+    detectedAt: now,
+  };
+};
+
+export const eventMessage = (ev: GameEvent): Message => ({ key: ev.userId, value: encodeEvent(ev) });
+export const alertMessage = (a: Alert): Message => ({ key: a.userId, value: encodeAlert(a) });
+
+/** Produces with the gateway's producer settings, in chunks. */
+export const produce = async (
+  kafka: Kafka,
+  topic: string,
+  messages: Message[],
+  chunk = 2000,
+): Promise<void> => {
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += chunk) {
+      await producer.send({ topic, messages: messages.slice(i, i + chunk), acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+};
+
+/** Produces in one transaction, like the processor; `abort` leaves the records invisible. */
+export const produceTransactional = async (
+  kafka: Kafka,
+  topic: string,
+  messages: Message[],
+  opts: { abort?: boolean; transactionalId: string },
+): Promise<void> => {
+  const producer = createTransactionalProducer(kafka, opts.transactionalId, 30000);
+  await producer.connect();
+  try {
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages, acks: -1 });
+    if (opts.abort === true) await txn.abort();
+    else await txn.commit();
+  } finally {
+    await producer.disconnect();
+  }
+};
+
+/** Reads every record of a (small) topic from the beginning until `count` arrived. */
+export const readTopic = async (
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 30000,
+): Promise<{ key: string | null; value: string | null; headers: Record<string, string> }[]> => {
+  const consumer = createConsumer(kafka, {
+    groupId: `it-sink-reader-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 100,
+  });
+  const seen: { key: string | null; value: string | null; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {}))
+          headers[k] = String(Array.isArray(v) ? v[0] : v);
+        seen.push({
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? null,
+          headers,
+        });
+        return Promise.resolve();
+      },
+    });
+    await waitFor(
+      `${count} records on ${topic}`,
+      () => Promise.resolve(seen.length),
+      (n) => n >= count,
+      timeoutMs,
+    );
+    return seen;
+  } finally {
+    await consumer.disconnect();
+  }
+};

@@ -1,0 +1,316 @@
+// The sink on the real Kafka and ClickHouse: everything archived exactly once (duplicates in the
+// topic, aborted alert transactions), poisoned records to the dead-letter topic while the rest
+// lands, exact values, replay-proof aggregates, the analysts' queries, and idempotent migrations.
+// Each test has its own topics, group and database, and removes them.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { queryRows, sqlString, sqlTable } from '@tradewatch/shared/clickhouse';
+import { encodeEvent } from '@tradewatch/shared/events';
+import type { Admin } from '@tradewatch/shared/kafka';
+import { EXAMPLE_QUERIES, findExample, renderExample } from '../src/analyst-queries.ts';
+import { ArchiveWriter } from '../src/archive-writer.ts';
+import { encodeEventRow } from '../src/archive-rows.ts';
+import { loadSinkConfig } from '../src/config.ts';
+import { migrate, readLedger } from '../src/migration-runner.ts';
+import { startSink } from '../src/start-sink.ts';
+import {
+  AMOUNT_MICROS,
+  alertMessage,
+  cleanUp,
+  countRows,
+  createTestTopics,
+  eventMessage,
+  makeAlert,
+  makeEvents,
+  produce,
+  produceTransactional,
+  readTopic,
+  sinkEnv,
+  testClickHouse,
+  testKafka,
+  testLogger,
+  uniqueNames,
+  waitFor,
+} from './fixtures.ts';
+
+const log = testLogger('sink-it');
+const kafka = testKafka(log);
+const client = testClickHouse();
+let admin: Admin;
+
+before(async () => {
+  admin = kafka.admin();
+  await admin.connect();
+});
+after(async () => {
+  await admin.disconnect();
+  await client.close();
+});
+
+test('archives every event and alert exactly once; poisoned records go to dead letters', async () => {
+  const n = uniqueNames('once');
+  await createTestTopics(admin, n);
+  try {
+    const events = makeEvents(6000, { prefix: n.suffix });
+    // Replays in the topic itself: the same records again, as after a producer retry.
+    const replayed = events.slice(1000, 1500);
+    const poisoned = [
+      { key: 'user-1', value: '{"not json' },
+      { key: 'user-2', value: encodeEvent({ ...events[60]!, eventId: 'has spaces' }) },
+      { key: 'someone-else', value: encodeEvent({ ...events[61]!, eventId: `${n.suffix}-wrong-key` }) },
+    ];
+    await produce(kafka, n.eventsTopic, [
+      ...events.slice(0, 3000).map(eventMessage),
+      ...poisoned,
+      ...events.slice(3000).map(eventMessage),
+      ...replayed.map(eventMessage),
+    ]);
+    const alerts = Array.from({ length: 40 }, (_, i) => makeAlert(i));
+    const aborted = Array.from({ length: 10 }, (_, i) => makeAlert(1000 + i));
+    await produceTransactional(kafka, n.alertsTopic, alerts.slice(0, 30).map(alertMessage), {
+      transactionalId: `${n.suffix}-a`,
+    });
+    await produceTransactional(kafka, n.alertsTopic, aborted.map(alertMessage), {
+      transactionalId: `${n.suffix}-b`,
+      abort: true,
+    });
+    await produceTransactional(
+      kafka,
+      n.alertsTopic,
+      [...alerts.slice(25).map(alertMessage), { key: 'u', value: '{"alertId":"x"}' }],
+      {
+        transactionalId: `${n.suffix}-c`,
+      },
+    );
+
+    const sink = await startSink(loadSinkConfig(sinkEnv(n, { SINK_BATCH_MAX_ROWS: '700' })), log);
+    try {
+      const counts = await waitFor(
+        'all rows archived',
+        async () => ({
+          events: await countRows(client, n.database, 'events'),
+          alerts: await countRows(client, n.database, 'alerts'),
+        }),
+        (c) => c.events.final === events.length && c.alerts.final === alerts.length,
+      );
+      assert.ok(counts.events.raw >= events.length);
+      const dead = await readTopic(kafka, n.deadLetterTopic, 4);
+      assert.deepEqual(dead.map((d) => d.headers['tw-reason']).sort(), [
+        'invalid_alert',
+        'invalid_event',
+        'key_mismatch',
+        'not_json',
+      ]);
+      assert.ok(
+        dead.every((d) => d.headers['tw-stage'] === 'sink' && d.headers['tw-source']!.startsWith('it-sink.')),
+      );
+      assert.equal(dead.find((d) => d.headers['tw-reason'] === 'not_json')?.value, '{"not json');
+
+      // Aborted alerts are not archived; the committed ones are, with every field exact.
+      const [abortedCount] = await queryRows<{ c: string }>(
+        client,
+        `SELECT count() AS c FROM ${sqlTable(n.database, 'alerts')} WHERE alertId IN (${aborted.map((a) => `'${a.alertId}'`).join(',')})`,
+      );
+      assert.equal(abortedCount?.c, '0');
+      const a0 = alerts[7]!;
+      const [row] = await queryRows<Record<string, unknown>>(
+        client,
+        `SELECT alertId, rule, ruleVersion, userId, tradeEventId, tradeTsMs, amountMicros, amount, baselineMicros, factor, ip,
+           knownIps, previousTrades, gameServerId, detectedAtMs, toUnixTimestamp(toDateTime(tradeTs)) AS tradeTsSec
+         FROM ${sqlTable(n.database, 'alerts')} FINAL WHERE alertId = '${a0.alertId}'`,
+      );
+      assert.deepEqual(row, {
+        alertId: a0.alertId,
+        rule: a0.rule,
+        ruleVersion: a0.ruleVersion,
+        userId: a0.userId,
+        tradeEventId: a0.tradeEventId,
+        tradeTsMs: String(a0.tradeTs),
+        amountMicros: '1241560000',
+        amount: 1241.56,
+        baselineMicros: '100250000',
+        factor: a0.factor,
+        ip: a0.ip,
+        knownIps: a0.knownIps,
+        previousTrades: a0.previousTrades,
+        gameServerId: a0.gameServerId,
+        detectedAtMs: String(a0.detectedAt),
+        tradeTsSec: Math.floor(a0.tradeTs / 1000),
+      });
+
+      // Money is exact: every amount arrives as its exact number of micro-units.
+      const expected = new Map<string, number>();
+      for (const e of events) {
+        const micros = e.type === 'trade' ? AMOUNT_MICROS.get(e.amount)!.toString() : '0';
+        expected.set(micros, (expected.get(micros) ?? 0) + 1);
+      }
+      const byAmount = await queryRows<{ amountMicros: string; n: string }>(
+        client,
+        `SELECT amountMicros, count() AS n FROM ${sqlTable(n.database, 'events')} FINAL GROUP BY amountMicros`,
+      );
+      assert.deepEqual(new Map(byAmount.map((r) => [r.amountMicros, Number(r.n)])), expected);
+      const [ipv6] = await queryRows<{ n: string }>(
+        client,
+        `SELECT count() AS n FROM ${sqlTable(n.database, 'events')} FINAL WHERE ip = '2001:db8::1'`,
+      );
+      assert.equal(Number(ipv6?.n), events.filter((e) => e.ip === '2001:db8::1').length);
+
+      // The dashboard aggregates count distinct ids, so the replayed records did not inflate them.
+      const [agg] = await queryRows<{ events: string; alerts: string; flagged: string }>(
+        client,
+        `SELECT
+           (SELECT sum(n) FROM (SELECT uniqCombinedMerge(events) AS n FROM ${sqlTable(n.database, 'events_per_minute')}
+              GROUP BY minute, type, gameServerId)) AS events,
+           (SELECT sum(n) FROM (SELECT uniqExactMerge(alerts) AS n FROM ${sqlTable(n.database, 'alerts_per_minute')}
+              GROUP BY minute, rule, gameServerId)) AS alerts,
+           (SELECT sum(n) FROM (SELECT uniqExactMerge(alerts) AS n FROM ${sqlTable(n.database, 'flagged_users')}
+              GROUP BY userId)) AS flagged`,
+      );
+      assert.deepEqual(agg, {
+        events: String(events.length),
+        alerts: String(alerts.length),
+        flagged: String(alerts.length),
+      });
+      assert.equal(sink.stats.deadLetters, 4);
+    } finally {
+      await sink.stop();
+    }
+  } finally {
+    await cleanUp(admin, client, n);
+  }
+});
+
+test('the analysts’ example queries run on this server and find what they should', async () => {
+  const n = uniqueNames('queries');
+  try {
+    await migrate(client, n.database, log);
+    const now = Date.now();
+    const events = makeEvents(300, { prefix: n.suffix, users: 10, now });
+    // user-3's flagged trade and its neighbours.
+    const alert = {
+      ...makeAlert(3, now),
+      userId: 'user-3',
+      tradeEventId: events[13]!.eventId,
+      tradeTs: events[13]!.ts,
+    };
+    const writer = new ArchiveWriter({ client });
+    assert.deepEqual(await writer.insert(sqlTable(n.database, 'events'), events.map(encodeEventRow)), []);
+    const { encodeAlertRow } = await import('../src/archive-rows.ts');
+    assert.deepEqual(await writer.insert(sqlTable(n.database, 'alerts'), [encodeAlertRow(alert)]), []);
+
+    for (const q of EXAMPLE_QUERIES) {
+      const args = q.name === 'alerts-of-user' ? { user: 'user-3' } : {};
+      const rows = await queryRows<Record<string, unknown>>(client, renderExample(q, n.database, args));
+      assert.ok(Array.isArray(rows), q.name);
+    }
+    const around = await queryRows<{ eventId: string; isFlaggedTrade: number }>(
+      client,
+      renderExample(findExample('alerts-of-user')!, n.database, { user: 'user-3', minutes: '1' }),
+    );
+    assert.ok(around.length > 1);
+    assert.deepEqual(
+      around.filter((r) => Number(r.isFlaggedTrade) === 1).map((r) => r.eventId),
+      [events[13]!.eventId],
+    );
+    const manyIps = await queryRows<{ userId: string; distinctIps: string }>(
+      client,
+      renderExample(findExample('users-many-ips')!, n.database, { minIps: '2' }),
+    );
+    assert.ok(manyIps.length > 0 && manyIps.every((r) => Number(r.distinctIps) >= 2));
+    const largest = await queryRows<{ amount: number; timesMedian: number }>(
+      client,
+      renderExample(findExample('largest-trades-vs-median')!, n.database, { limit: '3' }),
+    );
+    assert.equal(largest.length, 3);
+    assert.equal(largest[0]!.amount, 999999999999.99);
+    // A value with quotes and backslashes reaches SQL text escaped, and matches nothing.
+    const none = await queryRows(
+      client,
+      renderExample(findExample('alerts-of-user')!, n.database, { user: "user-3' OR '1'='1\\" }),
+    );
+    assert.deepEqual(none, []);
+  } finally {
+    await cleanUp(admin, client, n);
+  }
+});
+
+test('sqlString literals read back exactly on this server', async () => {
+  const nasty = [
+    "O'Brien",
+    'back\\slash\\',
+    "\\'",
+    'tab\tnew\nline\r',
+    'nul\u0000byte',
+    'ünï 🎮',
+    "'; DROP DATABASE x; --",
+    '\u0001\u007f',
+  ];
+  const rows = await queryRows<Record<string, string>>(
+    client,
+    `SELECT ${nasty.map((v, i) => `${sqlString(v)} AS s${i}`).join(', ')}`,
+  );
+  assert.deepEqual(Object.values(rows[0]!), nasty);
+});
+
+test('migrations run twice change nothing', async () => {
+  const n = uniqueNames('migrate');
+  const schema = () =>
+    queryRows<{ name: string; create_table_query: string }>(
+      client,
+      `SELECT name, create_table_query FROM system.tables WHERE database = '${n.database}' ORDER BY name`,
+    );
+  try {
+    const first = await migrate(client, n.database, log);
+    assert.deepEqual(first.applied, [1, 2, 3, 4, 5]);
+    const ledger = await readLedger(client, n.database);
+    const tables = await schema();
+    assert.deepEqual(
+      tables.map((t) => t.name),
+      [
+        'alerts',
+        'alerts_per_minute',
+        'alerts_per_minute_mv',
+        'events',
+        'events_per_minute',
+        'events_per_minute_mv',
+        'flagged_users',
+        'flagged_users_mv',
+        'schema_migrations',
+      ],
+    );
+    const second = await migrate(client, n.database, log);
+    assert.deepEqual(second.applied, []);
+    assert.deepEqual(await readLedger(client, n.database), ledger);
+    assert.deepEqual(await schema(), tables);
+    const [raw] = await queryRows<{ c: string }>(
+      client,
+      `SELECT count() AS c FROM ${sqlTable(n.database, 'schema_migrations')}`,
+    );
+    assert.equal(raw?.c, '5');
+  } finally {
+    await cleanUp(admin, client, n);
+  }
+});
+
+test('rows ClickHouse rejects are isolated by bisection; the rest of the batch lands', async () => {
+  const n = uniqueNames('bisect');
+  try {
+    await migrate(client, n.database, log);
+    const rows = makeEvents(1000, { prefix: n.suffix }).map(encodeEventRow);
+    // Valid JSON, but not for these columns: the server, not our checks, refuses them.
+    rows.splice(17, 0, rows[17]!.replace(/"tsMs":\d+/, '"tsMs":"yesterday"'));
+    rows.splice(640, 0, rows[640]!.replace(/"type":"\w+"/, '"type":"refund"'));
+    let splits = 0;
+    const writer = new ArchiveWriter({ client, onBisect: () => splits++ });
+    const rejected = await writer.insert(sqlTable(n.database, 'events'), rows);
+    assert.deepEqual(
+      rejected.map((r) => r.index),
+      [17, 640],
+    );
+    assert.match(rejected[0]!.reason, /^Code: \d+/);
+    assert.ok(splits > 0 && splits < 40, `splits ${splits}`);
+    assert.equal((await countRows(client, n.database, 'events')).final, 1000);
+  } finally {
+    await cleanUp(admin, client, n);
+  }
+});
