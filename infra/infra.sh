@@ -339,7 +339,11 @@ start_kafka() {
     KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_DIR
   local jvm=(java -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.xml" -Dkafka.logs.dir="$LOG_DIR")
   if [[ ! -f $dir/data/meta.properties ]]; then
-    [[ -s $dir/cluster.id ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$dir/cluster.id"
+    # A base64url UUID, as Kafka makes them: never starting with '-', which the storage tool's
+    # argument parser would take for an option.
+    until [[ -s $dir/cluster.id && $(head -c 1 "$dir/cluster.id") != - ]]; do
+      head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$dir/cluster.id"
+    done
     cid=$(cat "$dir/cluster.id")
     if ! "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" >>"$log" 2>&1; then
       echo "kafka: FAILED to format storage in $dir/data" >&2
