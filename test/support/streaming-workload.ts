@@ -30,7 +30,6 @@ export interface SyntheticHistory {
   sessionIp: string;
   pastIps: string[];
   amounts: number[];
-  eventIds: string[];
 }
 
 /** A 32-bit integer hash (murmur3 finaliser) of a player index and a salt. */
@@ -92,7 +91,7 @@ export class StreamingWorkload {
     return Math.max(0.01, Math.round(typical * Math.exp(0.35 * g) * 100) / 100);
   }
 
-  /** A full history for player i: `history` past sessions and trades, 2 × history + 1 event ids. */
+  /** A full history for player i: a session, `history` past sessions and `history` trades. */
   historyOf(i: number, history: number): SyntheticHistory {
     const rnd = seededRandom(mix(i, this.seed + 303));
     const ips = this.homeIpCount(i);
@@ -102,7 +101,6 @@ export class StreamingWorkload {
       sessionIp: pick(),
       pastIps: Array.from({ length: history }, pick),
       amounts: Array.from({ length: history }, () => this.amountAround(typical, rnd)),
-      eventIds: Array.from({ length: 2 * history + 1 }, (_, k) => `seed-${this.seed}-${i}-${k}`),
     };
   }
 

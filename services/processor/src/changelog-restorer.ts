@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer } from '@tradewatch/shared/kafka';
 import type { Logger } from '@tradewatch/shared/logger';
-import { decodeUserState } from './user-state-codec.ts';
 import type { UserStateStore } from './user-state-store.ts';
 
 export const RESTORE_MARKER_KEY = '\u0000restore-marker';
@@ -16,6 +15,7 @@ interface PendingRestore {
   marker: string;
   store: UserStateStore;
   records: number;
+  onProgress: ((records: number) => void) | undefined;
   resolve: (records: number) => void;
   reject: (err: Error) => void;
 }
@@ -55,12 +55,13 @@ export class ChangelogRestorer {
           return;
         }
         for (const m of batch.messages) {
-          const key = m.key?.toString('utf8');
-          if (key === undefined) continue;
-          if (key === RESTORE_MARKER_KEY) {
+          if (m.key === null) continue;
+          // The marker key starts with a NUL byte, which no userId contains.
+          if (m.key[0] === 0 && m.key.toString('utf8') === RESTORE_MARKER_KEY) {
             if (m.value?.toString() === p.marker) {
               this.pending.delete(batch.partition);
               this.consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
+              p.onProgress?.(p.records);
               p.resolve(p.records);
               return;
             }
@@ -68,7 +69,7 @@ export class ChangelogRestorer {
           }
           if (m.value === null) continue; // tombstones: no user is ever deleted today
           try {
-            p.store.load(key, decodeUserState(m.value));
+            p.store.loadEncoded(m.key.toString('utf8'), m.value);
             p.records++;
           } catch (err) {
             this.pending.delete(batch.partition);
@@ -80,6 +81,7 @@ export class ChangelogRestorer {
             return;
           }
         }
+        p.onProgress?.(p.records);
         await heartbeat();
       },
     });
@@ -87,13 +89,21 @@ export class ChangelogRestorer {
     await this.joined;
   }
 
-  /** Loads every user of `partition` into `store`; resolves with the number of records read. */
-  async restore(partition: number, store: UserStateStore, marker: string): Promise<number> {
+  /**
+   * Loads every user of `partition` into `store`; resolves with the number of records read.
+   * `onProgress` hears the records read so far after each fetched batch.
+   */
+  async restore(
+    partition: number,
+    store: UserStateStore,
+    marker: string,
+    onProgress?: (records: number) => void,
+  ): Promise<number> {
     await this.joined;
     const offsets = await this.admin.fetchTopicOffsets(this.topic);
     const low = offsets.find((o) => o.partition === partition)?.low ?? '0';
     const done = new Promise<number>((resolve, reject) => {
-      this.pending.set(partition, { marker, store, records: 0, resolve, reject });
+      this.pending.set(partition, { marker, store, records: 0, onProgress, resolve, reject });
     });
     this.consumer.seek({ topic: this.topic, partition, offset: low });
     this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);

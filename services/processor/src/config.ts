@@ -1,6 +1,7 @@
 // The processor's configuration: every environment variable it reads, validated at start-up.
 import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import type { ConsumerOptions } from '@tradewatch/shared/kafka';
 import { MAX_HISTORY } from './user-state-store.ts';
 import type { RuleParams } from './detect-large-trade.ts';
 
@@ -15,13 +16,24 @@ export interface ProcessorConfig {
   transactionalIdPrefix: string;
   instanceId: string;
   rule: RuleParams;
-  /** Upper bound on the time a fetched batch waits before it is processed and committed, ms. */
+  /**
+   * A transaction commits at most this long after the oldest record it carries was applied, ms;
+   * the records of several fetches share it. Also the fetch's longest wait for new records.
+   */
   commitIntervalMs: number;
+  /** Uncommitted records of one partition past which processing waits for the commit. */
+  maxUncommittedRecords: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   transactionTimeoutMs: number;
   maxBytesPerPartition: number;
+  /** Most bytes of one fetch, all partitions together. */
+  maxBytesPerFetch: number;
+  restoreMaxBytesPerPartition: number;
   statsIntervalMs: number;
+  /** Metrics HTTP endpoint (/metrics, /metrics.json); undefined: none. 0: any free port. */
+  metricsPort: number | undefined;
+  metricsHost: string;
   logLevel: LogLevel;
 }
 
@@ -51,8 +63,28 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     sessionTimeoutMs,
     heartbeatIntervalMs,
     transactionTimeoutMs: r.int('PROCESSOR_TRANSACTION_TIMEOUT_MS', 30000, { min: 1000, max: 900000 }),
+    maxUncommittedRecords: r.int('PROCESSOR_MAX_UNCOMMITTED_RECORDS', 10000, { min: 1 }),
     maxBytesPerPartition: r.int('PROCESSOR_MAX_BYTES_PER_PARTITION', 1048576, { min: 1024 }),
+    maxBytesPerFetch: r.int('PROCESSOR_MAX_BYTES_PER_FETCH', 6291456, { min: 1024 }),
+    restoreMaxBytesPerPartition: r.int('PROCESSOR_RESTORE_MAX_BYTES_PER_PARTITION', 2097152, { min: 1024 }),
     statsIntervalMs: r.int('STATS_INTERVAL_MS', 10000, { min: 0 }),
+    metricsPort:
+      r.optionalString('PROCESSOR_METRICS_PORT') === undefined
+        ? undefined
+        : r.int('PROCESSOR_METRICS_PORT', 0, { min: 0, max: 65535 }),
+    metricsHost: r.string('PROCESSOR_METRICS_HOST', '127.0.0.1'),
     logLevel: r.logLevel(),
   });
 };
+
+/** The input consumer's settings; the benchmark's consume-only baseline uses the same. */
+export const eventsConsumerOptions = (c: ProcessorConfig): ConsumerOptions => ({
+  groupId: c.groupId,
+  readUncommitted: false,
+  sessionTimeout: c.sessionTimeoutMs,
+  heartbeatInterval: c.heartbeatIntervalMs,
+  rebalanceTimeout: Math.max(c.sessionTimeoutMs, 10000),
+  maxWaitTimeInMs: c.commitIntervalMs,
+  maxBytesPerPartition: c.maxBytesPerPartition,
+  maxBytes: c.maxBytesPerFetch,
+});

@@ -2,7 +2,7 @@
 // user state store. Pure: no I/O; the clock is passed in.
 import { deriveAlertId, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import type { GameEvent } from '@tradewatch/shared/events';
-import { hashEventId, type UserStateStore } from './user-state-store.ts';
+import { hashEventIdParts, type UserStateStore } from './user-state-store.ts';
 
 export interface RuleParams {
   history: number;
@@ -14,9 +14,14 @@ export const DEFAULT_RULE_PARAMS: RuleParams = Object.freeze({ history: 20, minT
 
 export type Outcome = { kind: 'duplicate' } | { kind: 'applied'; alert?: Alert };
 
+// Shared outcomes without an alert: no allocation for the common case.
+const DUPLICATE: Outcome = Object.freeze({ kind: 'duplicate' });
+const APPLIED: Outcome = Object.freeze({ kind: 'applied' });
+
 export class LargeTradeDetector {
   private readonly params: RuleParams;
   private readonly scratch: Float64Array;
+  private readonly hash = new Uint32Array(2);
 
   constructor(params: RuleParams) {
     this.params = params;
@@ -25,13 +30,15 @@ export class LargeTradeDetector {
 
   apply(store: UserStateStore, ev: GameEvent, now: number): Outcome {
     const slot = store.slot(ev.userId);
-    const hash = hashEventId(ev.eventId);
-    if (store.hasSeen(slot, hash)) return { kind: 'duplicate' };
-    store.markSeen(slot, hash);
+    hashEventIdParts(ev.eventId, this.hash);
+    const low = this.hash[0]!;
+    const high = this.hash[1]!;
+    if (store.hasSeen(slot, low, high)) return DUPLICATE;
+    store.markSeen(slot, low, high);
 
     if (ev.type === 'login') {
       store.login(slot, ev.ip);
-      return { kind: 'applied' };
+      return APPLIED;
     }
 
     const previous = store.tradeCount(slot);
@@ -58,6 +65,6 @@ export class LargeTradeDetector {
       }
     }
     store.addTrade(slot, ev.amount);
-    return alert === undefined ? { kind: 'applied' } : { kind: 'applied', alert };
+    return alert === undefined ? APPLIED : { kind: 'applied', alert };
   }
 }

@@ -1,10 +1,11 @@
-// Composition root of the processor: config, Kafka clients, the changelog restorer and the
-// exactly-once stream processor; SIGTERM leaves the group cleanly.
+// Composition root of the processor: config, Kafka clients, the changelog restorer, the
+// exactly-once stream processor and its metrics; SIGTERM commits, leaves the group and stops.
 import { createLogger } from '@tradewatch/shared/logger';
 import { createConsumer, createKafka, ensureTopics, partitionCount } from '@tradewatch/shared/kafka';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
-import { loadProcessorConfig } from './config.ts';
+import { eventsConsumerOptions, loadProcessorConfig } from './config.ts';
 import { ChangelogRestorer } from './changelog-restorer.ts';
+import { MetricsServer } from './metrics-server.ts';
 import { ProcessorStats } from './processor-stats.ts';
 import { StreamProcessor } from './stream-processor.ts';
 
@@ -18,21 +19,14 @@ const kafka = createKafka({
 const admin = kafka.admin();
 const stats = new ProcessorStats();
 
-const consumer = createConsumer(kafka, {
-  groupId: config.groupId,
-  readUncommitted: false,
-  sessionTimeout: config.sessionTimeoutMs,
-  heartbeatInterval: config.heartbeatIntervalMs,
-  rebalanceTimeout: Math.max(config.sessionTimeoutMs, 10000),
-  maxWaitTimeInMs: config.commitIntervalMs,
-  maxBytesPerPartition: config.maxBytesPerPartition,
-});
+const consumer = createConsumer(kafka, eventsConsumerOptions(config));
 const restoreConsumer = createConsumer(kafka, {
   groupId: `${config.groupId}.restore.${config.instanceId}.${process.pid}`,
   readUncommitted: false,
   sessionTimeout: 30000,
   maxWaitTimeInMs: 50,
-  maxBytesPerPartition: 8 * 1024 * 1024,
+  maxBytesPerPartition: config.restoreMaxBytesPerPartition,
+  maxBytes: 4 * config.restoreMaxBytesPerPartition,
 });
 for (const c of [consumer, restoreConsumer]) {
   c.on(c.events.CRASH, ({ payload }) => {
@@ -49,7 +43,14 @@ try {
     {
       topic: config.changelogTopic,
       partitions,
-      config: { 'cleanup.policy': 'compact', 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.3' },
+      // Compaction cleans only rolled segments: small segments keep the log (and so a restore)
+      // close to one record per user even while every event rewrites a user.
+      config: {
+        'cleanup.policy': 'compact',
+        'segment.bytes': String(64 * 1024 * 1024),
+        'segment.ms': '600000',
+        'min.cleanable.dirty.ratio': '0.3',
+      },
     },
     { topic: config.deadLetterTopic, partitions: 1 },
   ]);
@@ -61,6 +62,7 @@ try {
   );
   const processor = new StreamProcessor({
     kafka,
+    admin,
     consumer,
     restorer,
     log: log.child({ module: 'stream' }),
@@ -74,7 +76,15 @@ try {
     transactionTimeoutMs: config.transactionTimeoutMs,
     rule: config.rule,
     partitionsConsumedConcurrently: partitions,
+    commitIntervalMs: config.commitIntervalMs,
+    maxUncommittedRecords: config.maxUncommittedRecords,
   });
+  stats.usersByPartition = () => processor.usersByPartition();
+  const metricsServer = new MetricsServer(stats, { instance: config.instanceId });
+  if (config.metricsPort !== undefined) {
+    const port = await metricsServer.listen(config.metricsHost, config.metricsPort);
+    log.info({ host: config.metricsHost, port }, 'metrics listening');
+  }
 
   const statsTimer =
     config.statsIntervalMs > 0
@@ -89,9 +99,11 @@ try {
               transactions: stats.transactions,
               commitP50Ms: Math.round(commit.p50),
               commitP99Ms: Math.round(commit.p99),
+              ...metricsServer.rates(),
               users: processor.usersHeld(),
               partitions: processor.ownedPartitions,
-              restoring: [...stats.restoringPartitions],
+              lag: stats.view().reduce((n, p) => n + (p.lag ?? 0), 0),
+              restoring: stats.restoringPartitions,
             },
             'stats',
           );
@@ -104,6 +116,7 @@ try {
     await processor.stop();
     await restorer.stop();
     await admin.disconnect();
+    await metricsServer.close();
   });
   await restorer.start();
   await processor.start();

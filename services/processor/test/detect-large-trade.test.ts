@@ -174,7 +174,7 @@ test('agrees with the reference implementation on random streams, also across a 
           a.previousTrades,
         ]);
 
-        // The detector, with its state moved through the changelog codec at `restoreAt`.
+        // The detector, with its state moved through the changelog encoding at `restoreAt`.
         let store = new UserStateStore(params.history, new IpInterner(), 2);
         const d = new LargeTradeDetector(params);
         const got: unknown[] = [];
@@ -182,7 +182,10 @@ test('agrees with the reference implementation on random streams, also across a 
           if (i === restoreAt) {
             const next = new UserStateStore(params.history, new IpInterner(), 2);
             for (const u of ['u0', 'u1', 'u2', 'u3']) {
-              if (store.has(u)) next.load(u, decodeUserState(encodeUserState(store.snapshot(store.slot(u)))));
+              if (!store.has(u)) continue;
+              // The processor's own path: encoded from the columns, loaded into the columns.
+              const buf = Buffer.alloc(store.maxEncodedSize);
+              next.loadEncoded(u, buf.subarray(0, store.encodeInto(store.slot(u), buf, 0)));
             }
             store = next;
           }
