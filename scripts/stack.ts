@@ -31,6 +31,8 @@ interface ServiceSpec {
   name: string;
   entry: string;
   env?: Record<string, string>;
+  /** Node flags, e.g. the processor's young-generation cap (see services/processor/PERFORMANCE.md). */
+  nodeFlags?: string[];
 }
 
 const SERVICES: ServiceSpec[] = [
@@ -39,6 +41,7 @@ const SERVICES: ServiceSpec[] = [
     name: `processor-${i + 1}`,
     entry: 'services/processor/src/main.ts',
     env: { PROCESSOR_INSTANCE_ID: `p${i + 1}` },
+    nodeFlags: ['--max-semi-space-size=16'],
   })),
   { name: 'sink', entry: 'services/sink/src/main.ts' },
 ];
@@ -97,7 +100,7 @@ const serviceEnv = (spec: ServiceSpec): NodeJS.ProcessEnv => ({
 const launch = (spec: ServiceSpec, detached: boolean): ChildProcess => {
   mkdirSync(LOGS, { recursive: true });
   const out = openSync(join(LOGS, `${spec.name}.log`), 'a');
-  const child = spawn(process.execPath, [join(ROOT, spec.entry)], {
+  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), join(ROOT, spec.entry)], {
     cwd: ROOT,
     env: serviceEnv(spec),
     stdio: ['ignore', out, out],

@@ -21,7 +21,7 @@ import {
   type Message,
 } from '@tradewatch/shared/kafka';
 import { createLogger, type Logger } from '@tradewatch/shared/logger';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@tradewatch/shared/kafka';
 
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
