@@ -158,7 +158,7 @@ const demoNotice = () => {
 
 const urls = () => [
   `  ingest API     http://127.0.0.1:${gatewayPort}/v1/events   (docs: http://127.0.0.1:${gatewayPort}/docs)`,
-  `  ClickHouse     ${clickhouseUrl}/play   (database tradewatch; npm run query -- "SELECT ...")`,
+  `  ClickHouse     ${clickhouseUrl}   (database tradewatch; npm run query -- "SELECT ..." or clickhouse-client)`,
   `  Kafka          ${brokers.join(',')}   (topics ${eventsTopic}, ${alertsTopic}; e.g. kcat -C -b ${brokers[0]} -t ${alertsTopic} -X isolation.level=read_committed)`,
   `  logs           ${LOGS}`,
 ];
