@@ -1,6 +1,7 @@
 // The analysts' example queries over the archive. Each runs unchanged on ClickHouse 18.16 and on
 // a current server (no query parameters, no JSON functions, JOIN ... USING, toDateTime() around
-// times that are DateTime64 on modern servers). Deduplication: `FINAL` where rows are counted
+// times that are DateTime64 on modern servers, an alias on every joined subquery: current servers
+// reject a JOIN of unnamed subqueries with ALIAS_REQUIRED). Deduplication: `FINAL` where rows are counted
 // or listed, distinct counts (uniqExact of ids or values) where that is enough. Every argument
 // reaches the SQL text through sqlLiteral (18.16 has no query parameters).
 import { sqlLiteral, sqlTable } from '@tradewatch/shared/clickhouse';
@@ -53,13 +54,13 @@ FROM
   SELECT userId, alertId, tradeEventId, tradeTs AS alertTradeTs, factor, previousTrades, ip AS alertIp, knownIps
   FROM ${sqlTable(db, 'alerts')} FINAL
   WHERE userId = ${lit(a.user!)}
-)
+) AS userAlerts
 ALL INNER JOIN
 (
   SELECT userId, eventId, ts, amount, currency, ip, counterpartyId
   FROM ${sqlTable(db, 'events')} FINAL
   WHERE userId = ${lit(a.user!)} AND type = 'trade'
-) USING userId
+) AS userTrades USING userId
 WHERE ts >= alertTradeTs - INTERVAL ${lit(a.minutes!)} MINUTE AND ts <= alertTradeTs + INTERVAL ${lit(a.minutes!)} MINUTE
 ORDER BY alertTradeTs, alertId, ts, eventId`,
   },
@@ -75,14 +76,14 @@ FROM
   FROM ${sqlTable(db, 'alerts')} FINAL
   WHERE detectedAt >= now() - INTERVAL ${lit(a.hours!)} HOUR
   GROUP BY hour
-)
+) AS alertsPerHour
 ANY LEFT JOIN
 (
   SELECT toStartOfHour(minute) AS hour, uniqCombinedMerge(events) AS trades
   FROM ${sqlTable(db, 'events_per_minute')}
   WHERE type = 'trade' AND minute >= now() - INTERVAL ${lit(a.hours!)} HOUR
   GROUP BY hour
-) USING hour
+) AS tradesPerHour USING hour
 ORDER BY hour`,
   },
   {
@@ -126,14 +127,14 @@ FROM
   WHERE type = 'trade' AND ts >= now() - INTERVAL ${lit(a.days!)} DAY
   ORDER BY amountMicros DESC, eventId
   LIMIT ${lit(a.limit!)}
-)
+) AS largest
 ANY LEFT JOIN
 (
   SELECT userId, quantileExact(0.5)(amountMicros) / 1000000 AS userMedian, count() AS userTrades
   FROM ${sqlTable(db, 'events')} FINAL
   WHERE type = 'trade' AND ts >= now() - INTERVAL ${lit(a.days!)} DAY
   GROUP BY userId
-) USING userId
+) AS medians USING userId
 ORDER BY amount DESC, eventId`,
   },
   {

@@ -1,0 +1,217 @@
+// The archive schema and the analysts' queries on a current ClickHouse. The other integration
+// tests run against the Debian 18.16 server; this one runs the same migrations, rendered for
+// what a current server reports (LowCardinality, codecs, DateTime64, TTL), through chdb, an
+// in-process build of current ClickHouse installed into .data/venv-chdb by scripts/ensure-chdb.sh.
+// Statements go through scripts/chdb-sql.py, one persistent session directory per test run.
+// Skipped only when chdb cannot be installed (e.g. no network); any other failure fails.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { detectCapabilities, sqlTable, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
+import { EXAMPLE_QUERIES, renderExample } from '../src/analyst-queries.ts';
+import { encodeAlertRow, encodeEventRow } from '../src/archive-rows.ts';
+import { MIGRATIONS, ledgerStatements, renderMigration } from '../src/migrations.ts';
+import { makeAlert, makeEvents } from './fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const ENSURE_CHDB = join(ROOT, 'scripts/ensure-chdb.sh');
+const CHDB_SQL = join(ROOT, 'scripts/chdb-sql.py');
+const DATABASE = 'tradewatch_modern';
+
+interface StatementResult {
+  sql: string;
+  rows?: string;
+  error?: string;
+}
+
+/** Runs statements in order in the chdb session stored in `dir`; throws on the first failure. */
+const runChdb = (python: string, dir: string, statements: readonly string[]): Promise<StatementResult[]> =>
+  new Promise((resolvePromise, reject) => {
+    const child = spawn(python, [CHDB_SQL, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) {
+        resolvePromise(JSON.parse(out) as StatementResult[]);
+        return;
+      }
+      let failed: StatementResult | undefined;
+      try {
+        failed = (JSON.parse(out) as StatementResult[]).at(-1);
+      } catch {
+        // no JSON: the runner itself failed; stderr says why
+      }
+      reject(
+        new Error(
+          failed?.error === undefined
+            ? `chdb-sql.py exited ${code}: ${err.trim()}`
+            : `current ClickHouse rejected a statement: ${failed.error}\n--- statement ---\n${failed.sql}`,
+        ),
+      );
+    });
+    child.stdin.end(JSON.stringify(statements));
+  });
+
+const rowsOf = <T>(r: StatementResult | undefined): T[] =>
+  (r?.rows ?? '')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
+
+/**
+ * Just enough of a ClickHouseClient (query → JSONEachRow rows) for detectCapabilities, so that
+ * the capabilities come from the sink's own detection queries, answered by chdb.
+ */
+const chdbQueryClient = (python: string, dir: string): ClickHouseClient =>
+  ({
+    query: async ({ query }: { query: string }) => {
+      const [r] = await runChdb(python, dir, [query]);
+      return { json: () => Promise.resolve(rowsOf(r)) };
+    },
+  }) as unknown as ClickHouseClient;
+
+test('migrations and analyst queries run on a current ClickHouse (chdb)', async (t) => {
+  let python: string;
+  const installStarted = performance.now();
+  try {
+    const { stdout } = await promisify(execFile)('bash', [ENSURE_CHDB], {
+      cwd: ROOT,
+      timeout: 15 * 60 * 1000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    python = stdout.trim().split('\n').at(-1)!;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    t.skip(`chdb could not be installed (${(e.stderr ?? e.message).trim().split('\n').at(-1)})`);
+    return;
+  }
+  t.diagnostic(`chdb ready in ${Math.round(performance.now() - installStarted)} ms: ${python}`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'tradewatch-chdb-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const run = (statements: readonly string[]) => runChdb(python, dir, statements);
+
+  const caps = await detectCapabilities(chdbQueryClient(python, dir));
+  t.diagnostic(`current ClickHouse ${caps.version.text}`);
+
+  await t.test('the sink detects every modern feature', () => {
+    assert.ok(caps.version.major >= 24, `expected a current server, got ${caps.version.text}`);
+    assert.deepEqual(
+      {
+        lowCardinality: caps.lowCardinality,
+        codecs: caps.codecs,
+        dateTime64: caps.dateTime64,
+        ttl: caps.ttl,
+      },
+      { lowCardinality: true, codecs: true, dateTime64: true, ttl: true },
+    );
+  });
+
+  const ctx = { database: DATABASE, caps };
+  const rendered = MIGRATIONS.map((m) => renderMigration(m, ctx));
+  const allStatements = [...ledgerStatements(DATABASE), ...rendered.flatMap((m) => m.statements)];
+
+  await t.test('every migration, rendered with modern features, applies', async () => {
+    const text = allStatements.join('\n');
+    for (const feature of ['LowCardinality(', 'CODEC(', 'DateTime64(3', 'TTL ']) {
+      assert.ok(text.includes(feature), `rendered migrations use ${feature}`);
+    }
+    await run(allStatements);
+    const tables = rowsOf<{ name: string }>(
+      (await run([`SELECT name FROM system.tables WHERE database = '${DATABASE}' ORDER BY name`]))[0],
+    ).map((r) => r.name);
+    for (const table of [
+      'alerts',
+      'alerts_per_minute',
+      'events',
+      'events_per_minute',
+      'flagged_users',
+      'schema_migrations',
+    ]) {
+      assert.ok(tables.includes(table), `table ${table} exists (have ${tables.join(', ')})`);
+    }
+  });
+
+  await t.test('running the migrations again is a no-op', async () => {
+    const describe = async () =>
+      (
+        await run(
+          ['events', 'alerts', 'events_per_minute', 'alerts_per_minute', 'flagged_users'].map(
+            (tbl) => `SHOW CREATE TABLE ${sqlTable(DATABASE, tbl)}`,
+          ),
+        )
+      ).map((r) => r.rows);
+    const before = await describe();
+    await run(allStatements);
+    assert.deepEqual(await describe(), before);
+  });
+
+  const now = Date.now();
+  const events = makeEvents(40, { users: 5, now });
+  const duplicate = events.find((e) => e.type === 'trade')!;
+  const alerts = [0, 1, 2, 3].map((i) => makeAlert(i, now));
+
+  await t.test('rows in the sink format insert, and FINAL counts a duplicate once', async () => {
+    const insert = (table: string, rows: string[]) =>
+      `INSERT INTO ${sqlTable(DATABASE, table)} FORMAT JSONEachRow\n${rows.join('\n')}\n`;
+    // Separate inserts: the duplicate lands in its own part, as a redelivered batch would.
+    await run([
+      insert('events', events.map(encodeEventRow)),
+      insert('events', [encodeEventRow(duplicate)]),
+      insert('alerts', alerts.map(encodeAlertRow)),
+      insert('alerts', [encodeAlertRow(alerts[0]!)]),
+    ]);
+    const results = await run([
+      `SELECT count() AS n FROM ${sqlTable(DATABASE, 'events')} FINAL`,
+      `SELECT count() AS n FROM ${sqlTable(DATABASE, 'events')}`,
+      `SELECT count() AS n FROM ${sqlTable(DATABASE, 'alerts')} FINAL`,
+      `SELECT amountMicros, toUnixTimestamp64Milli(ts) AS tsMs FROM ${sqlTable(DATABASE, 'events')}
+       WHERE eventId = '${duplicate.eventId}' LIMIT 1`,
+    ]);
+    const n = (i: number) => Number(rowsOf<{ n: string }>(results[i])[0]?.n);
+    assert.equal(n(0), events.length);
+    assert.equal(n(1), events.length + 1);
+    assert.equal(n(2), alerts.length);
+    const [exact] = rowsOf<{ amountMicros: string; tsMs: string }>(results[3]);
+    assert.equal(Number(exact?.tsMs), duplicate.ts, 'DateTime64 keeps milliseconds');
+  });
+
+  await t.test('every analyst query runs', async () => {
+    const user = alerts[1]!.userId;
+    const sample: Record<string, Record<string, string>> = { 'alerts-of-user': { user } };
+    const sqls = EXAMPLE_QUERIES.map((q) => renderExample(q, DATABASE, sample[q.name] ?? {}));
+    const results = await run(sqls);
+    assert.equal(results.length, EXAMPLE_QUERIES.length);
+    const byName = new Map(
+      EXAMPLE_QUERIES.map((q, i) => [q.name, rowsOf<Record<string, unknown>>(results[i])]),
+    );
+    assert.deepEqual(
+      // UNION ALL does not promise an order on a current server.
+      byName
+        .get('archive-counts')
+        ?.map((r) => [r.tbl, Number(r.rows)])
+        .sort(),
+      [
+        ['alerts', alerts.length],
+        ['events', events.length],
+      ],
+    );
+    assert.ok((byName.get('events-per-minute')?.length ?? 0) > 0, 'events-per-minute has rows');
+    assert.ok((byName.get('alerts-per-minute')?.length ?? 0) > 0, 'alerts-per-minute has rows');
+    assert.equal(byName.get('top-flagged-users')?.length, new Set(alerts.map((a) => a.userId)).size);
+    assert.ok((byName.get('users-many-ips')?.length ?? 0) > 0, 'users-many-ips has rows');
+    assert.ok((byName.get('alerts-of-user')?.length ?? 0) > 0, 'alerts-of-user joins trades to alerts');
+    assert.ok((byName.get('largest-trades-vs-median')?.length ?? 0) > 0, 'largest-trades-vs-median has rows');
+    assert.ok(
+      byName.get('alert-rate')?.some((r) => Number(r.trades) > 0),
+      `alert-rate joins trades: ${JSON.stringify(byName.get('alert-rate'))}`,
+    );
+  });
+});
