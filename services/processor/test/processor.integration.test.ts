@@ -125,6 +125,47 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
   await Promise.all([b.stop(), c.stop()]);
 });
 
+test('exactly the reference alerts while scaling 1 → 3 → 1 with graceful stops mid-stream', async () => {
+  const { env, start } = await setup(6);
+  const events = generateWorkload({
+    users: 400,
+    events: 60000,
+    seed: 23,
+    takeoverRate: 0.04,
+    duplicateRate: 0.02,
+  });
+  const expected = referenceAlerts(events)
+    .map((a) => a.alertId)
+    .sort();
+  const chunks = [0, 10000, 25000, 40000, 60000];
+  const assignedSome = (s: RunningService) => () => /"partitions":\[\d/.test(s.log());
+
+  await publish(env.EVENTS_TOPIC, events.slice(chunks[0], chunks[1]));
+  const a = start('a');
+  await waitUntil('a to commit', () => anyProgress(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC), 60000, 50);
+  const b = start('b');
+  const c = start('c'); // 1 → 3
+  await publish(env.EVENTS_TOPIC, events.slice(chunks[1], chunks[2]));
+  await waitUntil('b to own partitions', assignedSome(b), 60000);
+  await waitUntil('c to own partitions', assignedSome(c), 60000);
+  await publish(env.EVENTS_TOPIC, events.slice(chunks[2], chunks[3]));
+  await Promise.all([b.stop(), c.stop()]); // 3 → 1, SIGTERM while records are still arriving
+  assert.equal(await b.exited, 0);
+  assert.equal(await c.exited, 0);
+  await publish(env.EVENTS_TOPIC, events.slice(chunks[3], chunks[4]));
+  await waitUntil(
+    'a to catch up alone',
+    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    120000,
+    500,
+  );
+
+  const got = await alertIdsOf(env.ALERTS_TOPIC, expected.length);
+  assert.equal(new Set(got).size, got.length, 'no alert twice');
+  assert.deepEqual(got.sort(), expected);
+  await a.stop();
+});
+
 test('duplicates change nothing; poison records go to dead letters with the reason, processing goes on', async () => {
   const { env, start } = await setup(2);
   const events = generateWorkload({
