@@ -74,6 +74,15 @@ const anyProgress = (groupId: string, topic: string) =>
     return committed!.partitions.some((p) => Number(p.offset) > 0);
   });
 
+/** A generated workload and the ids of the alerts the reference rule raises on it, sorted. */
+const workloadWithExpected = (opts: Parameters<typeof generateWorkload>[0]) => {
+  const events = generateWorkload(opts);
+  const expected = referenceAlerts(events)
+    .map((a) => a.alertId)
+    .sort();
+  return { events, expected };
+};
+
 const alertIdsOf = async (topic: string, expected: number) => {
   const messages = await readTopicSettled(kafka, topic, expected, 2000);
   return messages.map((m) => decodeAlert(m.value!).alertId);
@@ -81,16 +90,13 @@ const alertIdsOf = async (topic: string, expected: number) => {
 
 test('exactly the reference alerts across SIGKILL, restore from the changelog, and scaling 1 → 2', async () => {
   const { env, start } = await setup(4);
-  const events = generateWorkload({
+  const { events, expected } = workloadWithExpected({
     users: 300,
     events: 40000,
     seed: 11,
     takeoverRate: 0.04,
     duplicateRate: 0.03,
   });
-  const expected = referenceAlerts(events)
-    .map((a) => a.alertId)
-    .sort();
   assert.ok(expected.length > 50, `workload should raise alerts (got ${expected.length})`);
 
   await publish(env.EVENTS_TOPIC, events.slice(0, 25000));
@@ -127,16 +133,13 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
 
 test('exactly the reference alerts while scaling 1 → 3 → 1 with graceful stops mid-stream', async () => {
   const { env, start } = await setup(6);
-  const events = generateWorkload({
+  const { events, expected } = workloadWithExpected({
     users: 400,
     events: 60000,
     seed: 23,
     takeoverRate: 0.04,
     duplicateRate: 0.02,
   });
-  const expected = referenceAlerts(events)
-    .map((a) => a.alertId)
-    .sort();
   const chunks = [0, 10000, 25000, 40000, 60000];
   const assignedSome = (s: RunningService) => () => /"partitions":\[\d/.test(s.log());
 
@@ -168,7 +171,7 @@ test('exactly the reference alerts while scaling 1 → 3 → 1 with graceful sto
 
 test('duplicates change nothing; poison records go to dead letters with the reason, processing goes on', async () => {
   const { env, start } = await setup(2);
-  const events = generateWorkload({
+  const { events, expected } = workloadWithExpected({
     users: 50,
     events: 3000,
     seed: 5,
@@ -208,9 +211,6 @@ test('duplicates change nothing; poison records go to dead letters with the reas
     ...poison,
     ...events.slice(1500).map((e) => ({ key: e.userId, value: encodeEvent(e) })),
   ]);
-  const expected = referenceAlerts(events)
-    .map((a) => a.alertId)
-    .sort();
   const p = start('a');
   await waitUntil(
     'the group to catch up',
