@@ -31,6 +31,19 @@ const typesFor = (caps: ClickHouseCapabilities) => ({
   ttl: (expr: string) => (caps.ttl ? `\nTTL ${expr}` : ''),
 });
 
+/**
+ * The materialized view that feeds an aggregate table from every insert, and a backfill of the
+ * rows archived before the view existed (none on a fresh database). Both are harmless to repeat:
+ * the aggregates count distinct ids.
+ */
+const viewAndBackfill = (database: string, table: string, select: string): string[] => {
+  const target = sqlTable(database, table);
+  return [
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, `${table}_mv`)} TO ${target} AS\n${select}`,
+    `INSERT INTO ${target} ${select}`,
+  ];
+};
+
 /** Dashboards look back 13 months at most; on servers without TTL old partitions are dropped by hand. */
 const AGGREGATE_RETENTION = 'INTERVAL 13 MONTH';
 
@@ -120,9 +133,7 @@ GROUP BY minute, type, gameServerId`;
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(minute)
 ORDER BY (minute, type, gameServerId)${t.ttl(`minute + ${AGGREGATE_RETENTION}`)}`,
-        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, 'events_per_minute_mv')} TO ${target} AS\n${select}`,
-        // Rows archived before the view existed (none on a fresh database); harmless to repeat.
-        `INSERT INTO ${target} ${select}`,
+        ...viewAndBackfill(database, 'events_per_minute', select),
       ];
     },
   },
@@ -147,8 +158,7 @@ GROUP BY minute, rule, gameServerId`;
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(minute)
 ORDER BY (minute, rule, gameServerId)${t.ttl(`minute + ${AGGREGATE_RETENTION}`)}`,
-        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, 'alerts_per_minute_mv')} TO ${target} AS\n${select}`,
-        `INSERT INTO ${target} ${select}`,
+        ...viewAndBackfill(database, 'alerts_per_minute', select),
       ];
     },
   },
@@ -179,8 +189,7 @@ GROUP BY userId`;
 )
 ENGINE = AggregatingMergeTree
 ORDER BY userId`,
-        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${sqlTable(database, 'flagged_users_mv')} TO ${target} AS\n${select}`,
-        `INSERT INTO ${target} ${select}`,
+        ...viewAndBackfill(database, 'flagged_users', select),
       ];
     },
   },
