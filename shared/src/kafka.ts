@@ -1,12 +1,19 @@
 // Every use of the Kafka client library lives here: client construction, producers (idempotent
-// and transactional), consumers, topic creation and error classification. Services depend on
-// this module, never on kafkajs directly, so a change of client touches one place.
+// and transactional), consumers (optionally advertising an endpoint in the group, as Kafka
+// Streams' application.server), consumer-group descriptions, topic creation and error
+// classification. Services depend on this module, never on kafkajs directly, so a change of
+// client touches one place.
 import {
   Kafka,
   logLevel as KafkaLogLevel,
+  AssignerProtocol,
   Partitioners,
+  PartitionAssigners,
   CompressionTypes,
   type Admin,
+  type Assigner,
+  type MemberDescription,
+  type PartitionAssigner,
   type Consumer,
   type ConsumerConfig,
   type ITopicConfig,
@@ -131,7 +138,27 @@ export const createTransactionalProducer = (
     createPartitioner: Partitioners.DefaultPartitioner,
   });
 
-export type ConsumerOptions = Pick<
+const keyedPartitioner = Partitioners.DefaultPartitioner();
+
+/**
+ * The partition the producers above (kafkajs' DefaultPartitioner) give a record keyed `key` in a
+ * topic of `partitions` partitions. partitionForKey (partitioner.ts) computes the same without
+ * kafkajs; its test holds the two together.
+ */
+export const producerPartitionForKey = (key: string, partitions: number): number =>
+  keyedPartitioner({
+    topic: 'any',
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      partitionErrorCode: 0,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    })),
+    message: { key, value: null },
+  });
+
+type ConsumerSettings = Pick<
   ConsumerConfig,
   | 'groupId'
   | 'sessionTimeout'
@@ -144,8 +171,149 @@ export type ConsumerOptions = Pick<
   | 'readUncommitted'
 >;
 
-export const createConsumer = (kafka: Kafka, opts: ConsumerOptions): Consumer =>
-  kafka.consumer({ allowAutoTopicCreation: false, ...opts });
+/** Who a consumer-group member is and where it answers queries, carried in its member metadata. */
+export interface AdvertisedEndpoint {
+  /** The instance's name (e.g. PROCESSOR_INSTANCE_ID). */
+  instance: string;
+  /** Base URL of the instance's HTTP server, e.g. `http://10.0.0.5:9464`. */
+  endpoint: string;
+}
+
+export interface ConsumerOptions extends ConsumerSettings {
+  /**
+   * Puts `{"instance","endpoint"}` into this member's metadata (userData) for
+   * `describeGroupMembers`; partitions are assigned exactly as without it.
+   */
+  advertise?: AdvertisedEndpoint;
+}
+
+export const createConsumer = (kafka: Kafka, opts: ConsumerOptions): Consumer => {
+  const { advertise, ...settings } = opts;
+  return kafka.consumer({
+    allowAutoTopicCreation: false,
+    ...settings,
+    ...(advertise === undefined ? {} : { partitionAssigners: [advertisingRoundRobin(advertise)] }),
+  });
+};
+
+/**
+ * kafkajs' default round-robin assigner, with the endpoint in the member metadata's userData.
+ * The broker picks a protocol (assigner) name that every member offers, and the leader assigns
+ * with its own assigner of that name; keeping kafkajs' name means members with and without an
+ * endpoint (or of an older release) still agree, and whichever leads assigns the same way.
+ */
+const advertisingRoundRobin =
+  (advertised: AdvertisedEndpoint): PartitionAssigner =>
+  (config): Assigner => {
+    const roundRobin = PartitionAssigners.roundRobin(config);
+    const userData = Buffer.from(
+      JSON.stringify({ instance: advertised.instance, endpoint: advertised.endpoint }),
+    );
+    return {
+      name: roundRobin.name,
+      version: roundRobin.version,
+      assign: (group) => roundRobin.assign(group),
+      protocol: ({ topics }) => ({
+        name: roundRobin.name,
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: roundRobin.version, topics, userData }),
+      }),
+    };
+  };
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  clientHost: string;
+  /** From the advertised endpoint; absent when the member advertises none. */
+  instance?: string;
+  endpoint?: string;
+  /** Partitions of the described topic assigned to the member, ascending. */
+  partitions: number[];
+}
+
+export interface GroupMembers {
+  /** Stable, PreparingRebalance, CompletingRebalance, Empty or Dead (a group that does not exist). */
+  state: string;
+  /**
+   * The group's members. Outside Stable, the broker sends no metadata or assignment: members
+   * then have no endpoint and no partitions.
+   */
+  members: GroupMember[];
+}
+
+/**
+ * Describes a consumer group: each member, the endpoint it advertises (see `advertise`) and the
+ * partitions of `topic` assigned to it. This is how a reader finds which instance holds a
+ * partition's state.
+ */
+export const describeGroupMembers = async (
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<GroupMembers> => {
+  // A dashboard asks this on a request: wait a little for a coordinator that is loading, not long.
+  const { groups } = await retryingAdmin(
+    `describing consumer group ${groupId}`,
+    () => admin.describeGroups([groupId]),
+    5000,
+  );
+  const group = groups.find((g) => g.groupId === groupId);
+  if (group === undefined) {
+    throw new TradewatchError('KAFKA_GROUP_MISSING', `describing consumer group ${groupId}: no answer`, {
+      retriable: true,
+    });
+  }
+  if (group.members.length > 0 && group.protocolType !== '' && group.protocolType !== 'consumer') {
+    throw new TradewatchError(
+      'KAFKA_GROUP_UNREADABLE',
+      `consumer group ${groupId} has protocol type ${group.protocolType}, not consumer`,
+    );
+  }
+  return {
+    state: group.state,
+    members: group.members.map((m) => describeMember(groupId, topic, m)),
+  };
+};
+
+const describeMember = (groupId: string, topic: string, m: MemberDescription): GroupMember => {
+  let partitions: number[] = [];
+  let advertised: AdvertisedEndpoint | undefined;
+  try {
+    if (m.memberAssignment.length > 0) {
+      const assignment = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
+      partitions = [...(assignment?.assignment[topic] ?? [])].sort((a, b) => a - b);
+    }
+    if (m.memberMetadata.length > 0) {
+      advertised = advertisedIn(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData);
+    }
+  } catch (err) {
+    throw new TradewatchError(
+      'KAFKA_GROUP_UNREADABLE',
+      `consumer group ${groupId}: member ${m.memberId} has unreadable metadata or assignment`,
+      { cause: err },
+    );
+  }
+  return {
+    memberId: m.memberId,
+    clientId: m.clientId,
+    clientHost: m.clientHost,
+    ...advertised,
+    partitions,
+  };
+};
+
+/** The endpoint in a member's userData; undefined for other assigners' userData (or none). */
+const advertisedIn = (userData: Buffer | undefined | null): AdvertisedEndpoint | undefined => {
+  if (userData === undefined || userData === null || userData.length === 0) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(userData.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const { instance, endpoint } = (parsed ?? {}) as Record<string, unknown>;
+  return typeof instance === 'string' && typeof endpoint === 'string' ? { instance, endpoint } : undefined;
+};
 
 export interface TopicSpec {
   topic: string;
