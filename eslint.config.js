@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'bench/results/**', '**/*.cjs'] },
+  { ignores: ['node_modules/**', '.data/**', 'bench/results/**', '**/*.cjs', 'services/dashboard/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -31,6 +31,19 @@ export default tseslint.config(
   },
   {
     files: ['services/*/src/**/*.ts', 'shared/src/**/*.ts'],
+    rules: { 'no-console': 'error' },
+  },
+  {
+    // The desk's browser UI has a tsconfig of its own (DOM, JSX, bundler resolution); its DOM lib
+    // declares the browser globals, and TypeScript, not no-undef, checks identifiers.
+    files: ['services/dashboard/web/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: {
+        projectService: false,
+        project: './services/dashboard/web/tsconfig.json',
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
     rules: { 'no-console': 'error' },
   },
   {
