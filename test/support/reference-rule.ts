@@ -78,3 +78,72 @@ export const referenceAlerts = (
   }
   return alerts;
 };
+
+/** One user's state as the processor's state query shows it (SPEC §4's history), lists oldest first. */
+export interface ReferenceUserState {
+  sessionIp: string | null;
+  /** IPs of the last `history` past sessions, oldest first. */
+  knownIps: string[];
+  /** The last `history` trade amounts, oldest first. */
+  trades: number[];
+  median: number | null;
+}
+
+/**
+ * Every user's history, event after event in topic order, with plain arrays: a login ends the
+ * current session (it becomes a past session) and starts one with the login's IP; a trade adds
+ * its amount; an eventId among the user's last 2H+1 events changes nothing.
+ */
+export class ReferenceStates {
+  readonly history: number;
+  private readonly users = new Map<string, UserHistory>();
+
+  constructor(history = 20) {
+    this.history = history;
+  }
+
+  apply(ev: GameEvent): void {
+    let u = this.users.get(ev.userId);
+    if (!u) {
+      u = { session: undefined, pastSessions: [], trades: [], seen: [] };
+      this.users.set(ev.userId, u);
+    }
+    if (u.seen.includes(ev.eventId)) return;
+    u.seen.push(ev.eventId);
+    if (u.seen.length > 2 * this.history + 1) u.seen.shift();
+    if (ev.type === 'login') {
+      if (u.session !== undefined) u.pastSessions.push(u.session);
+      if (u.pastSessions.length > this.history) u.pastSessions.shift();
+      u.session = ev.ip;
+    } else {
+      u.trades.push(ev.amount);
+      if (u.trades.length > this.history) u.trades.shift();
+    }
+  }
+
+  /** The user's state, or null for a user no event has named. */
+  stateOf(userId: string): ReferenceUserState | null {
+    const u = this.users.get(userId);
+    if (!u) return null;
+    return {
+      sessionIp: u.session ?? null,
+      knownIps: [...u.pastSessions],
+      trades: [...u.trades],
+      median: u.trades.length === 0 ? null : median(u.trades),
+    };
+  }
+
+  userIds(): string[] {
+    return [...this.users.keys()];
+  }
+}
+
+/** Every user's state after `events`, applied in topic order. */
+export const referenceState = (
+  events: readonly GameEvent[],
+  history = 20,
+): Map<string, ReferenceUserState> => {
+  const states = new ReferenceStates(history);
+  for (const ev of events) states.apply(ev);
+  return new Map(states.userIds().map((id) => [id, states.stateOf(id)!]));
+};

@@ -31,9 +31,17 @@ export interface ProcessorConfig {
   maxBytesPerFetch: number;
   restoreMaxBytesPerPartition: number;
   statsIntervalMs: number;
-  /** Metrics HTTP endpoint (/metrics, /metrics.json); undefined: none. 0: any free port. */
+  /**
+   * The HTTP server's port (/metrics, /metrics.json, /v1/users/:userId/state); undefined: no
+   * server, and no endpoint advertised to the group. 0: any free port.
+   */
   metricsPort: number | undefined;
   metricsHost: string;
+  /**
+   * The base URL other processes reach this instance's HTTP server at, advertised in the consumer
+   * group (describeGroupMembers). undefined: `http://<metricsHost>:<bound port>`.
+   */
+  advertisedUrl: string | undefined;
   logLevel: LogLevel;
 }
 
@@ -44,6 +52,20 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
   const heartbeatIntervalMs = r.int('PROCESSOR_HEARTBEAT_INTERVAL_MS', 1000, { min: 100, max: 60000 });
   if (heartbeatIntervalMs * 3 > sessionTimeoutMs) {
     r.problem('PROCESSOR_HEARTBEAT_INTERVAL_MS must be at most a third of PROCESSOR_SESSION_TIMEOUT_MS');
+  }
+  const metricsPort =
+    r.optionalString('PROCESSOR_METRICS_PORT') === undefined
+      ? undefined
+      : r.int('PROCESSOR_METRICS_PORT', 0, { min: 0, max: 65535 });
+  const advertised = r.optionalString('PROCESSOR_ADVERTISED_URL');
+  let advertisedUrl: string | undefined;
+  if (advertised !== undefined) {
+    advertisedUrl = r.url('PROCESSOR_ADVERTISED_URL', 'http://127.0.0.1', ['http:', 'https:']).href;
+    if (metricsPort === undefined) {
+      r.problem(
+        'PROCESSOR_ADVERTISED_URL needs PROCESSOR_METRICS_PORT: there is no HTTP server to advertise',
+      );
+    }
   }
   return r.finish('processor', {
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
@@ -68,13 +90,18 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     maxBytesPerFetch: r.int('PROCESSOR_MAX_BYTES_PER_FETCH', 6291456, { min: 1024 }),
     restoreMaxBytesPerPartition: r.int('PROCESSOR_RESTORE_MAX_BYTES_PER_PARTITION', 2097152, { min: 1024 }),
     statsIntervalMs: r.int('STATS_INTERVAL_MS', 10000, { min: 0 }),
-    metricsPort:
-      r.optionalString('PROCESSOR_METRICS_PORT') === undefined
-        ? undefined
-        : r.int('PROCESSOR_METRICS_PORT', 0, { min: 0, max: 65535 }),
+    metricsPort,
     metricsHost: r.string('PROCESSOR_METRICS_HOST', '127.0.0.1'),
+    advertisedUrl,
     logLevel: r.logLevel(),
   });
+};
+
+/** The URL advertised for an HTTP server bound to `port`: PROCESSOR_ADVERTISED_URL or the bound address. */
+export const advertisedUrlFor = (c: ProcessorConfig, port: number): string => {
+  if (c.advertisedUrl !== undefined) return c.advertisedUrl.replace(/\/$/, '');
+  const host = c.metricsHost.includes(':') ? `[${c.metricsHost}]` : c.metricsHost;
+  return `http://${host}:${port}`;
 };
 
 /** The input consumer's settings; the benchmark's consume-only baseline uses the same. */

@@ -1,13 +1,24 @@
 // Composition root of the processor: config, Kafka clients, the changelog restorer, the
-// exactly-once stream processor and its metrics; SIGTERM commits, leaves the group and stops.
+// exactly-once stream processor, and its HTTP server (metrics and the user-state query), whose
+// address the events consumer advertises to the group; SIGTERM commits, leaves the group and
+// stops.
 import { createLogger } from '@tradewatch/shared/logger';
-import { createConsumer, createKafka, ensureTopics, partitionCount } from '@tradewatch/shared/kafka';
+import {
+  createConsumer,
+  createKafka,
+  ensureTopics,
+  partitionCount,
+  type AdvertisedEndpoint,
+  type Consumer,
+} from '@tradewatch/shared/kafka';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
-import { eventsConsumerOptions, loadProcessorConfig } from './config.ts';
+import { advertisedUrlFor, eventsConsumerOptions, loadProcessorConfig } from './config.ts';
 import { ChangelogRestorer } from './changelog-restorer.ts';
-import { MetricsServer } from './metrics-server.ts';
+import { ProcessorHttpServer } from './processor-http-server.ts';
+import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorStats } from './processor-stats.ts';
 import { StreamProcessor } from './stream-processor.ts';
+import { UserStateQuery } from './user-state-query.ts';
 
 const config = loadProcessorConfig(process.env);
 const log = createLogger('processor', config.logLevel).child({ instance: config.instanceId });
@@ -19,7 +30,6 @@ const kafka = createKafka({
 const admin = kafka.admin();
 const stats = new ProcessorStats();
 
-const consumer = createConsumer(kafka, eventsConsumerOptions(config));
 const restoreConsumer = createConsumer(kafka, {
   groupId: `${config.groupId}.restore.${config.instanceId}.${process.pid}`,
   readUncommitted: false,
@@ -28,12 +38,14 @@ const restoreConsumer = createConsumer(kafka, {
   maxBytesPerPartition: config.restoreMaxBytesPerPartition,
   maxBytes: 4 * config.restoreMaxBytesPerPartition,
 });
-for (const c of [consumer, restoreConsumer]) {
+const onConsumerCrash = (c: Consumer): void => {
   c.on(c.events.CRASH, ({ payload }) => {
     if (!payload.restart) crash(log, payload.error, 'consumer crashed with a non-retriable error');
     log.warn({ err: payload.error }, 'consumer restarting after a retriable error');
   });
-}
+};
+onConsumerCrash(restoreConsumer);
+const metrics = new ProcessorMetrics(stats, { instance: config.instanceId });
 
 try {
   await admin.connect();
@@ -54,6 +66,33 @@ try {
     },
     { topic: config.deadLetterTopic, partitions: 1 },
   ]);
+  // The HTTP server listens before the events consumer exists: the consumer advertises the bound
+  // address when it joins. Until the processor below is built, no partition is owned here.
+  const owner: { processor?: StreamProcessor } = {};
+  const http = new ProcessorHttpServer({
+    metrics,
+    userState: new UserStateQuery({
+      source: {
+        lookupUser: (partition, userId) =>
+          owner.processor?.lookupUser(partition, userId) ?? { status: 'not_owner' },
+      },
+      partitions,
+      instance: config.instanceId,
+    }),
+    log: log.child({ module: 'http' }),
+  });
+  let advertise: AdvertisedEndpoint | undefined;
+  if (config.metricsPort !== undefined) {
+    const port = await http.listen(config.metricsHost, config.metricsPort);
+    advertise = { instance: config.instanceId, endpoint: advertisedUrlFor(config, port) };
+    // "metrics listening" is the line tools (bench/processor-bench.ts) read the port from.
+    log.info({ host: config.metricsHost, port, advertised: advertise.endpoint }, 'metrics listening');
+  }
+  const consumer = createConsumer(kafka, {
+    ...eventsConsumerOptions(config),
+    ...(advertise === undefined ? {} : { advertise }),
+  });
+  onConsumerCrash(consumer);
   const restorer = new ChangelogRestorer(
     restoreConsumer,
     admin,
@@ -79,12 +118,8 @@ try {
     commitIntervalMs: config.commitIntervalMs,
     maxUncommittedRecords: config.maxUncommittedRecords,
   });
+  owner.processor = processor;
   stats.usersByPartition = () => processor.usersByPartition();
-  const metricsServer = new MetricsServer(stats, { instance: config.instanceId });
-  if (config.metricsPort !== undefined) {
-    const port = await metricsServer.listen(config.metricsHost, config.metricsPort);
-    log.info({ host: config.metricsHost, port }, 'metrics listening');
-  }
 
   const statsTimer =
     config.statsIntervalMs > 0
@@ -99,7 +134,7 @@ try {
               transactions: stats.transactions,
               commitP50Ms: Math.round(commit.p50),
               commitP99Ms: Math.round(commit.p99),
-              ...metricsServer.rates(),
+              ...metrics.rates(),
               users: processor.usersHeld(),
               partitions: processor.ownedPartitions,
               lag: stats.view().reduce((n, p) => n + (p.lag ?? 0), 0),
@@ -116,7 +151,8 @@ try {
     await processor.stop();
     await restorer.stop();
     await admin.disconnect();
-    await metricsServer.close();
+    await http.close();
+    metrics.close();
   });
   await restorer.start();
   await processor.start();

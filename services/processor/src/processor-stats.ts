@@ -1,7 +1,8 @@
 // What the operator needs to see (events/s, alerts/s, lag per partition, restore progress,
 // transaction commit latency, users held), kept in memory as the single source of truth and
 // mirrored to OpenTelemetry instruments. Without an OpenTelemetry SDK registered the instruments
-// are no-ops; the HTTP endpoint (metrics-server.ts) renders the same numbers from here.
+// are no-ops; the HTTP server (processor-http-server.ts, via processor-metrics.ts) renders the
+// same numbers from here.
 import { metrics, type Meter } from '@opentelemetry/api';
 
 export interface CommitRecord {

@@ -13,6 +13,11 @@
 // reached. Any failure drops the task's state and rewinds the consumer to the last commit: the
 // next owner (or this process, after kafkajs retries or restarts the consumer) restores it from
 // what was committed.
+//
+// A partition's task starts when the partition is assigned (so that an idle partition is restored
+// too) and is RESTORING until its state and offset are known, then RUNNING. `lookupUser` reads a
+// running task's applied state for the interactive query (user-state-query.ts): a batch is applied
+// and its offset recorded in one synchronous step, so the state read always matches the offset.
 import type { Alert } from '@tradewatch/shared/alerts';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import { encodeAlert } from '@tradewatch/shared/alerts';
@@ -34,6 +39,7 @@ import { LargeTradeDetector, type RuleParams } from './detect-large-trade.ts';
 import { IpInterner } from './ip-interner.ts';
 import { UserStateStore } from './user-state-store.ts';
 import type { ProcessorStats } from './processor-stats.ts';
+import type { UserStateLookup, UserStateSource } from './user-state-query.ts';
 
 export interface StreamProcessorOptions {
   kafka: Kafka;
@@ -70,6 +76,8 @@ const ENCODE_CHUNK_BYTES = 256 * 1024;
 
 interface PartitionTask {
   partition: number;
+  /** restoring: fencing the previous owner and loading the state; running: applying records. */
+  phase: 'restoring' | 'running';
   producer: Producer;
   store: UserStateStore;
   ready: Promise<void>;
@@ -88,9 +96,14 @@ interface PartitionTask {
   failed: Error | undefined;
 }
 
-export class StreamProcessor {
+const NOT_OWNER: UserStateLookup = Object.freeze({ status: 'not_owner' });
+const RESTORING: UserStateLookup = Object.freeze({ status: 'restoring' });
+
+export class StreamProcessor implements UserStateSource {
   private readonly o: StreamProcessorOptions;
   private readonly tasks = new Map<number, PartitionTask>();
+  /** Partitions of the events topic assigned to this member by its last join; none when out. */
+  private assigned: ReadonlySet<number> = new Set();
   private readonly ips = new IpInterner();
   private readonly detector: LargeTradeDetector;
   private lastMemberId: string | undefined;
@@ -119,10 +132,27 @@ export class StreamProcessor {
     return new Map([...this.tasks].map(([p, t]) => [p, t.store.size]));
   }
 
+  /**
+   * What this instance can tell about a user of `partition` right now: not its partition, its
+   * task is restoring, or the applied state (undefined user: null) and the offset it reflects.
+   */
+  lookupUser(partition: number, userId: string): UserStateLookup {
+    if (!this.assigned.has(partition)) return NOT_OWNER;
+    const task = this.tasks.get(partition);
+    // A task whose transaction failed is about to be dropped and restored: not answered from.
+    if (task === undefined || task.phase !== 'running' || task.failed !== undefined) return RESTORING;
+    return { status: 'running', appliedOffset: task.applied ?? null, state: task.store.view(userId) ?? null };
+  }
+
   async start(): Promise<void> {
     const { consumer } = this.o;
+    // kafkajs left the group; it rejoins as a new member if it restarts.
+    consumer.on(consumer.events.CRASH, () => {
+      this.assigned = new Set();
+    });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.o.eventsTopic] ?? []);
+      this.assigned = assigned;
       // Keep a task's state across a rebalance only if this member kept its identity: a member
       // that was expelled and rejoined cannot know who processed its partitions meanwhile.
       // (Even then fencing protects the output: a stale task's next commit fails as fenced.)
@@ -134,6 +164,7 @@ export class StreamProcessor {
       const partitions = [...assigned].sort((a, b) => a - b);
       this.o.stats.assigned(partitions);
       this.o.log.info({ memberId: payload.memberId, partitions }, 'partitions assigned');
+      for (const partition of partitions) this.task(partition);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.o.eventsTopic, fromBeginning: true });
@@ -149,6 +180,7 @@ export class StreamProcessor {
 
   /** Stops consuming, commits what was applied, and closes the producers. */
   async stop(): Promise<void> {
+    this.assigned = new Set();
     await this.o.consumer.disconnect();
     await Promise.all([...this.tasks.keys()].map((p) => this.dropTask(p, 'shutdown', true)));
   }
@@ -164,6 +196,7 @@ export class StreamProcessor {
       const store = new UserStateStore(this.o.rule.history, this.ips);
       task = {
         partition,
+        phase: 'restoring',
         producer,
         store,
         ready: Promise.resolve(),
@@ -180,6 +213,15 @@ export class StreamProcessor {
       };
       task.ready = this.initTask(task);
       this.tasks.set(partition, task);
+      const started = task;
+      // A batch waiting for the task meets the same error and handles it (rewind, rethrow to
+      // kafkajs); without one (an idle partition) the task is dropped here, and the next batch or
+      // assignment starts another.
+      task.ready.catch((err: unknown) => {
+        if (this.tasks.get(partition) !== started) return; // dropped already (revoked, stopping)
+        this.o.log.warn({ err, partition }, 'partition task failed to start');
+        void this.dropTask(partition, 'failed to start');
+      });
     }
     return task;
   }
@@ -214,6 +256,7 @@ export class StreamProcessor {
       task.applied = committed;
       task.committed = committed;
     }
+    task.phase = 'running';
     const ms = this.now() - started;
     this.o.stats.restored(task.partition, records, task.store.size, ms);
     this.o.log.info(

@@ -12,6 +12,17 @@ import { STATE_VERSION, StateDecodeError, readIp, writeIp, type UserSnapshot } f
 export type { UserSnapshot } from './user-state-codec.ts';
 export const MAX_HISTORY = 255;
 
+/** One user's state as the state query shows it (JSON-ready, lists oldest first). */
+export interface UserStateView {
+  sessionIp: string | null;
+  /** IPs of the past sessions kept (up to `history`), oldest first, repeats included. */
+  knownIps: string[];
+  /** Amounts of the trades kept (up to `history`), oldest first. */
+  trades: number[];
+  /** Median of `trades`, as the rule computes it; null without trades. */
+  median: number | null;
+}
+
 /**
  * A 64-bit hash of an event id (cyrb53's mixing, widened) as two 32-bit halves, written to
  * `out[0]` (low) and `out[1]` (high). No allocation: it runs once per event.
@@ -259,6 +270,26 @@ export class UserStateStore {
       if (!out.includes(ip)) out.push(ip);
     }
     return out;
+  }
+
+  /**
+   * The user's state for a reader, or undefined when the store holds none. Allocates; for the
+   * state query, off the per-event path. Never adds a slot.
+   */
+  view(userId: string): UserStateView | undefined {
+    const slot = this.slotOf.get(userId);
+    if (slot === undefined) return undefined;
+    const p = this.page(slot);
+    const r = slot & this.pageMask;
+    const h = this.history;
+    const tradeN = p.meta[r * META + TRADE_N]!;
+    const tradeHead = p.meta[r * META + TRADE_HEAD]!;
+    return {
+      sessionIp: this.sessionIpOf(slot) ?? null,
+      knownIps: this.pastCodes(p, r).map((c) => this.ips.lookup(c)),
+      trades: Array.from({ length: tradeN }, (_, i) => p.amounts[r * h + ((tradeHead + i) % h)]!),
+      median: tradeN === 0 ? null : this.medianAmount(slot, new Float64Array(tradeN)),
+    };
   }
 
   snapshot(slot: number): UserSnapshot {

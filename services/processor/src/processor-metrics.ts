@@ -1,8 +1,7 @@
-// The processor's metrics over HTTP, for a dashboard or a Prometheus scrape until an
-// OpenTelemetry exporter is wired: `GET /metrics` (Prometheus text format 0.0.4) and
-// `GET /metrics.json` (the same numbers plus rates over the last ~10 s and process memory).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// The processor's metrics as a dashboard or a Prometheus scrape reads them until an
+// OpenTelemetry exporter is wired: Prometheus text format 0.0.4 (`GET /metrics`) and JSON (the
+// same numbers plus rates over the last ~10 s and process memory, `GET /metrics.json`); the HTTP
+// server (processor-http-server.ts) serves them.
 import { getHeapSpaceStatistics } from 'node:v8';
 import { COMMIT_BUCKETS_MS, type ProcessorStats } from './processor-stats.ts';
 
@@ -16,12 +15,11 @@ interface Sample {
   transactions: number;
 }
 
-export class MetricsServer {
+export class ProcessorMetrics {
   private readonly stats: ProcessorStats;
   private readonly labels: Record<string, string>;
   private readonly samples: Sample[] = [];
   private readonly sampler: NodeJS.Timeout;
-  private server: Server | undefined;
 
   constructor(stats: ProcessorStats, labels: Record<string, string>) {
     this.stats = stats;
@@ -148,33 +146,9 @@ export class MetricsServer {
     return `${out.join('\n')}\n`;
   }
 
-  /** Listens on host:port (port 0: any free port); resolves with the port. */
-  listen(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET' || (path !== '/metrics' && path !== '/metrics.json')) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-        return;
-      }
-      if (path === '/metrics.json') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.json()));
-      } else {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.prometheus());
-      }
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-    });
-  }
-
-  async close(): Promise<void> {
+  /** Stops sampling the rates. */
+  close(): void {
     clearInterval(this.sampler);
-    const server = this.server;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 
