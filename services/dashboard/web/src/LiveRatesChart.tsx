@@ -3,11 +3,13 @@
 import { useMemo } from 'react';
 import type uPlot from 'uplot';
 import type { RatePoint } from '../../src/api-types.ts';
-import { formatAmount } from './format.ts';
+import { formatCompact, formatRate } from './format.ts';
 import { UPlotChart, type ChartOptions } from './UPlotChart.tsx';
 
 const EVENTS_COLOUR = '#2f5fb3';
 const ALERTS_COLOUR = '#c0392b';
+
+const compactTicks = (_u: uPlot, splits: number[]) => splits.map(formatCompact);
 
 const OPTIONS: ChartOptions = {
   legend: { show: false },
@@ -30,11 +32,18 @@ const OPTIONS: ChartOptions = {
   ],
   axes: [
     { size: 28, font: '11px system-ui, sans-serif' },
-    { scale: 'events', size: 44, font: '11px system-ui, sans-serif', stroke: EVENTS_COLOUR },
+    {
+      scale: 'events',
+      size: 40,
+      values: compactTicks,
+      font: '11px system-ui, sans-serif',
+      stroke: EVENTS_COLOUR,
+    },
     {
       scale: 'alerts',
       side: 1,
-      size: 32,
+      size: 34,
+      values: compactTicks,
       font: '11px system-ui, sans-serif',
       stroke: ALERTS_COLOUR,
       grid: { show: false },
@@ -54,10 +63,10 @@ export function LiveRatesChart({ live }: { live: readonly RatePoint[] }) {
         <span>Live</span>
         <span className="chart-values">
           <span style={{ color: EVENTS_COLOUR }}>
-            events/s {last === undefined ? '–' : formatAmount(last.events)}
+            events/s {last === undefined ? '–' : formatRate(last.events)}
           </span>
           <span style={{ color: ALERTS_COLOUR }}>
-            alerts/s {last === undefined ? '–' : formatAmount(last.alerts)}
+            alerts/s {last === undefined ? '–' : formatRate(last.alerts)}
           </span>
         </span>
       </figcaption>

@@ -1,11 +1,13 @@
 // The user's live state in the processor — "why was this flagged": the session IP against the
 // known IPs, and the recent trade amounts against their median with the flagged amount beside them.
 import type { DeskAlert, UserLiveState } from '../../src/api-types.ts';
-import { formatAmount, formatFactor } from './format.ts';
+import { distinctCount, formatAmount, formatFactor } from './format.ts';
 import { TradeBars } from './TradeBars.tsx';
 
 export function LiveStateSection({ state, alert }: { state: UserLiveState; alert: DeskAlert | undefined }) {
   const sessionKnown = state.sessionIp !== null && state.knownIps.includes(state.sessionIp);
+  const distinct = distinctCount(state.knownIps);
+  const sessions = state.knownIps.length;
   return (
     <section className="live-state" aria-label="live state">
       <h3>Live state</h3>
@@ -17,21 +19,27 @@ export function LiveStateSection({ state, alert }: { state: UserLiveState; alert
           </span>{' '}
           {state.sessionIp !== null && (
             <span className={sessionKnown ? 'muted' : 'warn'}>
-              {sessionKnown ? 'among the known IPs' : `not among the ${state.knownIps.length} known IPs`}
+              {sessionKnown ? 'among the known IPs' : `not among the ${distinct} known IPs`}
             </span>
           )}
         </dd>
         <dt>Known IPs</dt>
         <dd>
-          {state.knownIps.length === 0 ? (
+          {sessions === 0 ? (
             <span className="muted">none yet</span>
           ) : (
-            <ul className="ip-list">
+            <ul
+              className="ip-list"
+              title={`the IPs of the last ${sessions} sessions, oldest first (${distinct} different)`}
+            >
               {state.knownIps.map((ip, i) => (
                 <li key={`${i}-${ip}`} className="ip" data-testid="known-ip">
                   {ip}
                 </li>
               ))}
+              <li className="ip-list-note muted">
+                last {sessions} session{sessions === 1 ? '' : 's'}, oldest first
+              </li>
             </ul>
           )}
         </dd>

@@ -41,11 +41,15 @@ export function OwnerSection({
       </div>
       {problem !== null && (
         <div className="owner-problem">
-          <p>
-            {problem}
-            {owner.message !== undefined && owner.message !== '' && <> ({owner.message})</>}
-            {retrying && ' Asking again every few seconds.'}
-          </p>
+          <div className="owner-problem-text">
+            <p>
+              {problem}
+              {retrying && ' Asking again every few seconds.'}
+            </p>
+            {owner.message !== undefined && owner.message !== '' && (
+              <p className="small">The desk says: {owner.message}</p>
+            )}
+          </div>
           <button type="button" className="button-small" onClick={onRetry}>
             Retry now
           </button>

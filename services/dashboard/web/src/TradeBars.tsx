@@ -1,5 +1,6 @@
-// The user's last trades as bars, their median as a line, and the flagged amount as the last,
-// red bar: how far out of the ordinary the flagged trade was, at a glance.
+// The user's last trades as bars, their median as a line, and the flagged amount in red: how far
+// out of the ordinary the flagged trade was, at a glance. The flagged trade is often among the last
+// trades itself (the state moved on after it); otherwise it is drawn apart, after them.
 import { formatAmount } from './format.ts';
 
 const WIDTH = 440;
@@ -14,12 +15,13 @@ export function TradeBars({
 }: {
   trades: readonly number[];
   median: number | null;
-  /** The flagged trade's amount, drawn apart from the history. */
+  /** The flagged trade's amount: red among the trades, or apart after them. */
   flagged: number | null;
 }) {
-  const values = flagged === null ? trades : [...trades, flagged];
-  const max = Math.max(1, ...values);
-  const slots = trades.length + (flagged === null ? 0 : 1.5);
+  const flaggedIndex = flagged === null ? -1 : trades.lastIndexOf(flagged);
+  const apart = flagged !== null && flaggedIndex < 0;
+  const max = Math.max(1, ...trades, flagged ?? 0);
+  const slots = trades.length + (apart ? 1.5 : 0);
   const slot = WIDTH / Math.max(slots, 10);
   const barWidth = Math.max(2, slot * 0.7);
   const y = (v: number) => HEIGHT - BOTTOM - ((HEIGHT - TOP - BOTTOM) * v) / max;
@@ -34,7 +36,7 @@ export function TradeBars({
       {trades.map((amount, i) => (
         <rect
           key={i}
-          className="trade-bar"
+          className={i === flaggedIndex ? 'trade-bar-flagged' : 'trade-bar'}
           x={i * slot}
           y={HEIGHT - BOTTOM - barHeight(amount)}
           width={barWidth}
@@ -43,7 +45,17 @@ export function TradeBars({
           <title>{formatAmount(amount)}</title>
         </rect>
       ))}
-      {flagged !== null && (
+      {flagged !== null && flaggedIndex >= 0 && (
+        <text
+          className="trade-bars-text"
+          x={flaggedIndex * slot < WIDTH / 2 ? flaggedIndex * slot : flaggedIndex * slot + barWidth}
+          y={TOP - 3}
+          textAnchor={flaggedIndex * slot < WIDTH / 2 ? 'start' : 'end'}
+        >
+          flagged {formatAmount(flagged)}
+        </text>
+      )}
+      {apart && (
         <g>
           <rect
             className="trade-bar-flagged"

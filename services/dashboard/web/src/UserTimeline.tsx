@@ -71,7 +71,8 @@ export function UserTimeline({
             {time}
             <span>
               trade <strong>{e.amount === null ? '—' : formatAmount(e.amount)}</strong> {e.currency}
-              {e.itemId !== '' && <> · {e.itemId}</>} → {e.counterpartyId}
+              {e.itemId !== '' && <> · {e.itemId}</>}
+              {e.counterpartyId !== '' && <> → {e.counterpartyId}</>}
               <span className="muted"> · {e.gameServerId}</span>
               {flagged && <span className="warn"> · flagged</span>}
             </span>
