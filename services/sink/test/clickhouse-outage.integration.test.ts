@@ -1,20 +1,16 @@
 // ClickHouse stopped in the middle of a run (longer than the consumer session timeout), records
-// arriving meanwhile, then started again: the sink pauses, retries with backoff, keeps its
-// partitions, and catches up with nothing lost and nothing doubled.
+// arriving meanwhile, then started again: the sink pauses, retries with
+// backoff, keeps its partitions, and catches up with nothing lost and nothing doubled.
 //
-// This test stops the shared local ClickHouse (the pid in .data/run/clickhouse.pid) and starts it
-// again with infra/infra.sh, always, even when it fails. Do not run it concurrently with other
-// tests that use ClickHouse (the sink's `npm test` runs its files one at a time).
+// The ClickHouse this test stops is its own (PrivateClickHouse: its own data directory and
+// ports), never the shared local server other tests use.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Admin } from '@tradewatch/shared/kafka';
 import { loadSinkConfig } from '../src/config.ts';
 import { startSink } from '../src/start-sink.ts';
 import {
+  PrivateClickHouse,
   alertMessage,
   cleanUp,
   countRows,
@@ -32,14 +28,8 @@ import {
   waitFor,
 } from './fixtures.ts';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const DATA_DIR = process.env.TRADEWATCH_DATA_DIR ?? `${REPO}.data`;
-const PID_FILE = `${DATA_DIR}/run/clickhouse.pid`;
-const INFRA = `${REPO}infra/infra.sh`;
-
 const log = testLogger('sink-outage-it');
 const kafka = testKafka(log);
-const client = testClickHouse();
 let admin: Admin;
 
 before(async () => {
@@ -48,34 +38,22 @@ before(async () => {
 });
 after(async () => {
   await admin.disconnect();
-  await client.close();
 });
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const clickhousePid = (): number => {
-  const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
-  assert.ok(Number.isSafeInteger(pid) && pid > 1, `no ClickHouse pid in ${PID_FILE}`);
-  return pid;
-};
-
-const startClickHouse = async (): Promise<void> => {
-  await promisify(execFile)(INFRA, ['up', 'clickhouse'], { cwd: REPO, timeout: 120000 });
-};
-
-test('ClickHouse down for a while: the sink pauses, retries, and catches up exactly', async () => {
+test('ClickHouse down for a while: the sink pauses, retries, and catches up exactly', async (t) => {
   const n = uniqueNames('outage');
+  const clickhouse = await PrivateClickHouse.start();
+  const client = testClickHouse(clickhouse.url);
+  t.after(async () => {
+    await cleanUp(admin, client, n).catch(() => undefined);
+    await client.close();
+    await clickhouse.destroy();
+  });
   await createTestTopics(admin, n);
   const sink = await startSink(
     loadSinkConfig(
       sinkEnv(n, {
+        CLICKHOUSE_URL: clickhouse.url,
         SINK_SESSION_TIMEOUT_MS: '6000',
         SINK_HEARTBEAT_INTERVAL_MS: '1000',
         SINK_RETRY_MAX_MS: '2000',
@@ -83,7 +61,14 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
     ),
     log,
   );
-  let stoppedPid: number | undefined;
+  /** The group's committed offset of every partition of the archived topics. */
+  const committed = async () =>
+    (await admin.fetchOffsets({ groupId: n.groupId, topics: [n.eventsTopic, n.alertsTopic] }))
+      .flatMap((tp) =>
+        tp.partitions.map((p) => ({ topic: tp.topic, partition: p.partition, offset: Number(p.offset) })),
+      )
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  let down = false;
   try {
     const before = makeEvents(20000, { prefix: `${n.suffix}-a` });
     await produce(kafka, n.eventsTopic, before.map(eventMessage));
@@ -92,15 +77,17 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
       () => countRows(client, n.database, 'events'),
       (c) => c.final === before.length,
     );
-
-    stoppedPid = clickhousePid();
-    process.kill(stoppedPid, 'SIGTERM');
-    await waitFor(
-      'ClickHouse to stop',
-      () => Promise.resolve(isAlive(stoppedPid!)),
-      (alive) => !alive,
-      60000,
+    const offsetsBefore = await waitFor(
+      'their offsets committed',
+      committed,
+      (offsets) =>
+        offsets
+          .filter((o) => o.topic === n.eventsTopic)
+          .reduce((sum, o) => sum + Math.max(o.offset, 0), 0) === before.length,
     );
+
+    await clickhouse.down();
+    down = true;
 
     const during = makeEvents(30000, { prefix: `${n.suffix}-b` });
     const alerts = Array.from({ length: 100 }, (_, i) => makeAlert(i));
@@ -108,7 +95,6 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
     await produceTransactional(kafka, n.alertsTopic, alerts.map(alertMessage), {
       transactionalId: `${n.suffix}-a`,
     });
-
     // Reported (paused, retrying) and held down past the session timeout: heartbeats must go on.
     await waitFor(
       'the sink to pause and retry',
@@ -128,9 +114,11 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
       30000,
     );
     const retriesDuringOutage = sink.stats.insertRetries;
+    // Offsets move only after an insert: nothing fetched during the outage is committed.
+    assert.deepEqual(await committed(), offsetsBefore);
 
-    await startClickHouse();
-    stoppedPid = undefined;
+    await clickhouse.up();
+    down = false;
     const total = before.length + during.length;
     const counts = await waitFor(
       'catching up after ClickHouse returned',
@@ -152,8 +140,7 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
     assert.equal(sink.stats.abandonedBatches, 0);
     log.info({ counts, stats: sink.stats }, 'outage test counts');
   } finally {
-    if (stoppedPid !== undefined) await startClickHouse();
+    if (down) await clickhouse.up();
     await sink.stop();
-    await cleanUp(admin, client, n);
   }
 });

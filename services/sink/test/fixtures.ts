@@ -1,6 +1,13 @@
 // Shared pieces of the sink's integration tests: unique names, real Kafka and ClickHouse
 // clients, generated events and alerts, and waiting on a condition with a deadline.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { deriveAlertId, encodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import {
@@ -73,8 +80,73 @@ export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Recor
 export const testKafka = (log: Logger): Kafka =>
   createKafka({ brokers: [KAFKA_BROKERS], clientId: 'it-sink', logger: log });
 
-export const testClickHouse = (): ClickHouseClient =>
-  createClickHouse({ url: CLICKHOUSE_URL, application: 'tradewatch-sink-tests' });
+export const testClickHouse = (url = CLICKHOUSE_URL): ClickHouseClient =>
+  createClickHouse({ url, application: 'tradewatch-sink-tests' });
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+
+/**
+ * A ClickHouse server of this test alone, started by infra/infra.sh with its own data directory
+ * and free ports, so that stopping it disturbs nobody else. `down` and `up` stop it (by the pid
+ * infra.sh recorded in that directory) and start it again with its data.
+ */
+export class PrivateClickHouse {
+  readonly url: string;
+  private readonly dataDir: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private constructor(dataDir: string, httpPort: number, tcpPort: number) {
+    this.dataDir = dataDir;
+    this.url = `http://127.0.0.1:${httpPort}`;
+    this.env = {
+      ...process.env,
+      TRADEWATCH_DATA_DIR: dataDir,
+      CLICKHOUSE_URL: this.url,
+      CLICKHOUSE_TCP_PORT: String(tcpPort),
+    };
+  }
+
+  static async start(): Promise<PrivateClickHouse> {
+    const dir = await mkdtemp(join(tmpdir(), 'tradewatch-sink-clickhouse-'));
+    const ch = new PrivateClickHouse(dir, await freePort(), await freePort());
+    try {
+      await ch.up();
+    } catch (err) {
+      await ch.destroy();
+      throw err;
+    }
+    return ch;
+  }
+
+  private infra(cmd: 'up' | 'down'): Promise<unknown> {
+    return promisify(execFile)(join(REPO, 'infra/infra.sh'), [cmd, 'clickhouse'], {
+      env: this.env,
+      timeout: 120000,
+    });
+  }
+
+  up(): Promise<unknown> {
+    return this.infra('up');
+  }
+
+  down(): Promise<unknown> {
+    return this.infra('down');
+  }
+
+  async destroy(): Promise<void> {
+    await this.down().catch(() => undefined);
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
 
 export const createTestTopics = async (admin: Admin, n: TestNames, partitions = { events: 3, alerts: 2 }) => {
   await ensureTopics(admin, [
