@@ -71,12 +71,7 @@ export function Desk({
       <div className="desk-main">
         <section className="feed" aria-label="alert feed">
           <FeedFilters filters={filters} onChange={setFilters} gameServers={gameServers} />
-          <FeedStatus
-            connection={feed.connection}
-            loading={feed.loading}
-            held={feed.alerts.length}
-            shown={feed.shown.length}
-          />
+          <FeedStatus connection={feed.connection} loading={feed.loading} held={feed.alerts.length} />
           {feed.notice !== null && feed.notice !== noticeSeen && (
             <p className="notice" role="status">
               {feed.notice}{' '}
@@ -87,7 +82,7 @@ export function Desk({
           )}
           {feed.error !== null && <ErrorMessage message={feed.error} />}
           <AlertList
-            alerts={feed.shown}
+            alerts={feed.alerts}
             selectedAlertId={selection?.alertId ?? null}
             onSelect={selectAlert}
             emptyText={emptyText}

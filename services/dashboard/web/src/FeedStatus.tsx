@@ -8,12 +8,10 @@ export function FeedStatus({
   connection,
   loading,
   held,
-  shown,
 }: {
   connection: FeedConnection;
   loading: boolean;
   held: number;
-  shown: number;
 }) {
   // The words "live" and "reconnecting" are the contract of data-testid="feed-status".
   const text =
@@ -30,7 +28,6 @@ export function FeedStatus({
       </span>
       <span className="feed-count">
         <span data-testid="alert-count">{held}</span> alerts loaded
-        {shown !== held && <> · {shown} match the label filter</>}
         {loading && <span className="muted"> · reading history…</span>}
       </span>
     </div>

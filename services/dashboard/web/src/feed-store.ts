@@ -100,6 +100,15 @@ export class FeedStore {
     this.#list = this.#list.map((a) => updated.get(a.alertId) ?? a);
     return true;
   }
+
+  /** Drops every alert `keep` says no to (an alert whose new label left the label filter). */
+  retain(keep: (alert: DeskAlert) => boolean): boolean {
+    const kept = this.#list.filter(keep);
+    if (kept.length === this.#list.length) return false;
+    for (const a of this.#list) if (!keep(a)) this.#byId.delete(a.alertId);
+    this.#list = kept;
+    return true;
+  }
 }
 
 /** Prepends `label` to `labels` unless it is already there. */

@@ -63,6 +63,10 @@ export const matchesLabel = (alert: DeskAlert, label: LabelFilter): boolean => {
   return label === 'unlabelled' ? current === undefined : current === label;
 };
 
+/** Every filter: what the feed holds. */
+export const matchesFilters = (alert: DeskAlert, f: FeedFilters): boolean =>
+  matchesFixedFields(alert, f) && matchesLabel(alert, f.label);
+
 export const hasFilters = (f: FeedFilters): boolean =>
   f.userId.trim() !== '' ||
   f.gameServerId.trim() !== '' ||

@@ -1,13 +1,16 @@
 // The live alert feed as a React hook: reads a page of history for the filters, continues it on
 // the stream from the page's cursor, batches stream events into one render per frame, and re-reads
-// history when the server resets the stream or refuses it. The alerts themselves live in a
-// FeedStore (dedupe, order, cap); this module owns the I/O and the connection state.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+// history when the server resets the stream or refuses it. The feed holds exactly the alerts that
+// match the filters: live ones are tested on arrival, and one whose new label leaves the label
+// filter is dropped (labelling an alert takes it off an "unlabelled" worklist). The alerts
+// themselves live in a FeedStore (dedupe, order, cap); this module owns the I/O and the
+// connection state.
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AlertLabel, DeskAlert } from '../../src/api-types.ts';
 import { describeError, isUnauthorized, type DeskApi } from './api.ts';
 import { openAlertStream, type AlertStream } from './alert-stream.ts';
 import { FeedStore } from './feed-store.ts';
-import { matchesFixedFields, matchesLabel, toAlertsQuery, type FeedFilters } from './filters.ts';
+import { matchesFilters, matchesLabel, toAlertsQuery, type FeedFilters } from './filters.ts';
 import { createFrameBatcher } from './frame-batcher.ts';
 
 /** How many alerts of history a (re)load reads before the stream takes over. */
@@ -27,10 +30,8 @@ export type FeedConnection =
   | { state: 'reconnecting'; since: number; reason: string };
 
 export interface AlertFeed {
-  /** Every alert held, newest first. */
+  /** Every alert held (all match the filters), newest first. */
   alerts: readonly DeskAlert[];
-  /** The alerts that pass the label filter too: what the list shows. */
-  shown: readonly DeskAlert[];
   loading: boolean;
   connection: FeedConnection;
   error: string | null;
@@ -67,6 +68,11 @@ export const useAlertFeed = (api: DeskApi, filters: FeedFilters, onUnauthorized:
     let wasLive = false;
 
     const publish = () => setAlerts(store.list);
+    // Returns true: the labels changed the feed, whether or not an alert left the filter.
+    const retainLabelFilter = () => {
+      if (filters.label !== '') store.retain((a) => matchesLabel(a, filters.label));
+      return true;
+    };
     const batcher = createFrameBatcher<FeedEvent>((events) => {
       const newAlerts: DeskAlert[] = [];
       const newLabels: AlertLabel[] = [];
@@ -76,7 +82,7 @@ export const useAlertFeed = (api: DeskApi, filters: FeedFilters, onUnauthorized:
       }
       // Alerts first: a label may be for an alert of the same batch.
       const added = store.addAlerts(newAlerts);
-      const labelled = store.addLabels(newLabels);
+      const labelled = store.addLabels(newLabels) && retainLabelFilter();
       if (added || labelled) publish();
     });
 
@@ -122,14 +128,14 @@ export const useAlertFeed = (api: DeskApi, filters: FeedFilters, onUnauthorized:
       batcher.flush();
       if (
         store.addAlerts(
-          page.alerts.filter((a) => matchesFixedFields(a, filters)),
+          page.alerts.filter((a) => matchesFilters(a, filters)),
           true,
         )
       )
         publish();
       stream = openAlertStream(page.cursor, {
         onAlert(alert) {
-          if (matchesFixedFields(alert, filters)) batcher.push({ kind: 'alert', alert });
+          if (matchesFilters(alert, filters)) batcher.push({ kind: 'alert', alert });
         },
         onLabel(label) {
           batcher.push({ kind: 'label', label });
@@ -176,17 +182,16 @@ export const useAlertFeed = (api: DeskApi, filters: FeedFilters, onUnauthorized:
     };
   }, [api, filters, store]);
 
-  const shown = useMemo(
-    () => (filters.label === '' ? alerts : alerts.filter((a) => matchesLabel(a, filters.label))),
-    [alerts, filters.label],
-  );
   const get = useCallback((alertId: string) => store.get(alertId), [store]);
   const applyLabel = useCallback(
     (label: AlertLabel) => {
-      if (store.addLabels([label])) setAlerts(store.list);
+      if (store.addLabels([label])) {
+        if (filters.label !== '') store.retain((a) => matchesLabel(a, filters.label));
+        setAlerts(store.list);
+      }
     },
-    [store],
+    [store, filters.label],
   );
 
-  return { alerts, shown, loading, connection, error, notice, get, applyLabel };
+  return { alerts, loading, connection, error, notice, get, applyLabel };
 };
