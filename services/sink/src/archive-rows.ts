@@ -1,5 +1,5 @@
-// Turns a Kafka record of `game-events` or `alerts` into one ClickHouse row, serialised as a
-// JSONEachRow line, or into the reason it cannot be archived. Pure: no I/O.
+// Turns a Kafka record of `game-events`, `alerts` or `alert-labels` into one ClickHouse row,
+// serialised as a JSONEachRow line, or into the reason it cannot be archived. Pure: no I/O.
 //
 // Every column that is not MATERIALIZED or ALIAS is written (18.16 gives an omitted field the
 // type's zero value, not its DEFAULT), in the order of the table. Times travel as epoch ms
@@ -7,12 +7,24 @@
 // through a double on the way in.
 import { decodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import type { Alert } from '@tradewatch/shared/alerts';
+import { TradewatchError } from '@tradewatch/shared/errors';
+import { decodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
 
-export type ArchiveKind = 'events' | 'alerts';
+export type ArchiveKind = 'events' | 'alerts' | 'labels';
+
+/** Where a record was read from: alert rows keep it (the desk continues the archive from there). */
+export interface RecordSource {
+  partition: number;
+  offset: number;
+}
 
 export type MappedRecord =
   | { ok: true; id: string; row: string }
-  | { ok: false; reason: 'not_json' | 'invalid_event' | 'invalid_alert' | 'key_mismatch'; detail: string };
+  | {
+      ok: false;
+      reason: 'not_json' | 'invalid_event' | 'invalid_alert' | 'invalid_label' | 'key_mismatch';
+      detail: string;
+    };
 
 /** Money is kept as Int64 micro-units: 6 decimal places, |amount| ≤ 9.2e12. */
 export const MONEY_SCALE_DIGITS = 6;
@@ -76,13 +88,19 @@ export const encodeEventRow = (ev: GameEvent): string => {
   );
 };
 
-/** The `alerts` row of a checked alert (columns of migration 2, in order). */
-export const encodeAlertRow = (a: Alert): string =>
+/** The `alerts` row of a checked alert (columns of migrations 2 and 7, in order). */
+export const encodeAlertRow = (a: Alert, source: RecordSource): string =>
   `{"alertId":${str(a.alertId)},"rule":${str(a.rule)},"ruleVersion":${a.ruleVersion},"userId":${str(a.userId)}` +
   `,"tradeEventId":${str(a.tradeEventId)},"tradeTsMs":${a.tradeTs},"amountMicros":${microsText(a.amount)}` +
   `,"baselineMicros":${microsText(a.baseline)},"factor":${a.factor},"ip":${str(a.ip)}` +
   `,"knownIps":[${a.knownIps.map(str).join(',')}],"previousTrades":${a.previousTrades}` +
-  `,"gameServerId":${str(a.gameServerId)},"detectedAtMs":${a.detectedAt}}`;
+  `,"gameServerId":${str(a.gameServerId)},"detectedAtMs":${a.detectedAt}` +
+  `,"kafkaPartition":${source.partition},"kafkaOffset":${source.offset}}`;
+
+/** The `alert_labels` row of a decoded label (columns of migration 6, in order). */
+export const encodeLabelRow = (l: AlertLabel): string =>
+  `{"alertId":${str(l.alertId)},"label":${safe(l.label)},"note":${str(l.note)},"author":${str(l.author)}` +
+  `,"labelledAtMs":${l.labelledAt}}`;
 
 // DateTime (18.16) holds seconds up to 2106: epoch ms must stay below that.
 const MAX_EPOCH_MS = 4294967295000;
@@ -143,12 +161,46 @@ export const checkAlert = (raw: unknown): { ok: true; alert: Alert } | { ok: fal
   return problems.length > 0 ? { ok: false, detail: problems.join('; ') } : { ok: true, alert: raw as Alert };
 };
 
+/**
+ * Decodes a label with the contract's decoder, then checks what the table needs beyond it: a
+ * time the archive's DateTime can hold, and the key the desk writes (the alertId).
+ */
+const mapLabel = (key: string | null, value: Buffer | null): MappedRecord => {
+  if (value === null) return { ok: false, reason: 'invalid_label', detail: 'record has no value' };
+  let label: AlertLabel;
+  try {
+    label = decodeLabel(value);
+  } catch (err) {
+    // decodeLabel keeps JSON.parse's SyntaxError as the cause; every other problem is the contract's.
+    const cause = err instanceof TradewatchError ? err.cause : undefined;
+    return cause instanceof SyntaxError
+      ? { ok: false, reason: 'not_json', detail: cause.message }
+      : { ok: false, reason: 'invalid_label', detail: (err as Error).message };
+  }
+  const problem = epochMs(label.labelledAt);
+  if (problem !== undefined) return { ok: false, reason: 'invalid_label', detail: `/labelledAt: ${problem}` };
+  if (key !== label.alertId) {
+    return { ok: false, reason: 'key_mismatch', detail: 'record key is not the alertId' };
+  }
+  return { ok: true, id: label.alertId, row: encodeLabelRow(label) };
+};
+
 /** Maps one record of the given topic kind to its archive row, or to the reason it has none. */
-export const mapRecord = (kind: ArchiveKind, key: Buffer | null, value: Buffer | null): MappedRecord =>
-  mapRecordValue(kind, key === null ? null : key.toString('utf8'), value);
+export const mapRecord = (
+  kind: ArchiveKind,
+  key: Buffer | null,
+  value: Buffer | null,
+  source: RecordSource,
+): MappedRecord => mapRecordValue(kind, key === null ? null : key.toString('utf8'), value, source);
 
 /** mapRecord with the key already decoded. */
-export const mapRecordValue = (kind: ArchiveKind, key: string | null, value: Buffer | null): MappedRecord => {
+export const mapRecordValue = (
+  kind: ArchiveKind,
+  key: string | null,
+  value: Buffer | null,
+  source: RecordSource,
+): MappedRecord => {
+  if (kind === 'labels') return mapLabel(key, value);
   if (kind === 'events') {
     const decoded = decodeEvent(value);
     if (!decoded.ok) return { ok: false, reason: decoded.reason, detail: decoded.detail };
@@ -167,5 +219,5 @@ export const mapRecordValue = (kind: ArchiveKind, key: string | null, value: Buf
   }
   const checked = checkAlert(raw);
   if (!checked.ok) return { ok: false, reason: 'invalid_alert', detail: checked.detail };
-  return { ok: true, id: checked.alert.alertId, row: encodeAlertRow(checked.alert) };
+  return { ok: true, id: checked.alert.alertId, row: encodeAlertRow(checked.alert, source) };
 };

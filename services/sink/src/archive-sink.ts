@@ -1,8 +1,9 @@
-// The consumer side of the archive: records of `game-events` and `alerts` are mapped to rows and
-// buffered per partition; a buffer is inserted when it reaches its size bound or its time bound,
-// and the partition's offset is committed only after ClickHouse confirmed the insert (and the
-// dead letters of the batch are in Kafka). A crash at any point therefore re-reads at most the
-// batches not yet committed, and re-inserting them is harmless (ReplacingMergeTree on the id).
+// The consumer side of the archive: records of `game-events`, `alerts` and `alert-labels` are
+// mapped to rows and buffered per partition; a buffer is inserted when it reaches its size bound
+// or its time bound, and the partition's offset is committed only after ClickHouse confirmed the
+// insert (and the dead letters of the batch are in Kafka). A crash at any point therefore re-reads at most the
+// batches not yet committed, and re-inserting them is harmless (ReplacingMergeTrees whose keys
+// tell records apart).
 //
 // While ClickHouse is unavailable the consumer is paused (heartbeats continue, so the group
 // keeps its partitions), each pending batch is retried with exponential backoff, and
@@ -105,6 +106,7 @@ class PartitionBuffer {
 export class ArchiveSink {
   private readonly o: ArchiveSinkOptions;
   private readonly now: () => number;
+  private readonly kinds: ReadonlyMap<string, ArchiveKind>;
   private readonly buffers = new Map<string, PartitionBuffer>();
   /** Buffers whose flush is currently failing because ClickHouse is unavailable. */
   private readonly failing = new Set<PartitionBuffer>();
@@ -116,6 +118,16 @@ export class ArchiveSink {
   constructor(options: ArchiveSinkOptions) {
     this.o = options;
     this.now = options.now ?? Date.now;
+    const kinds = Object.entries(options.topics).map(
+      ([kind, topic]) => [topic, kind as ArchiveKind] as const,
+    );
+    this.kinds = new Map(kinds);
+    if (this.kinds.size !== kinds.length) {
+      throw new TradewatchError(
+        'SINK_TOPICS',
+        `archived topics must differ: ${kinds.map(([t]) => t).join(', ')}`,
+      );
+    }
   }
 
   /** Rows buffered and not yet inserted, over all partitions. */
@@ -130,7 +142,7 @@ export class ArchiveSink {
   }
 
   async start(): Promise<void> {
-    const { consumer, topics } = this.o;
+    const { consumer } = this.o;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // A new generation starts from the committed offsets: what the buffers hold will be read
       // again (here or by another member), so drop it, and let in-flight flushes skip their commit.
@@ -141,7 +153,7 @@ export class ArchiveSink {
       );
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: [topics.events, topics.alerts], fromBeginning: this.o.fromBeginning });
+    await consumer.subscribe({ topics: [...this.kinds.keys()], fromBeginning: this.o.fromBeginning });
     const tick = Math.min(250, Math.max(10, Math.floor(this.o.batch.maxWaitMs / 4)));
     this.timer = setInterval(() => this.flushExpired(), tick);
     await consumer.run({
@@ -171,7 +183,9 @@ export class ArchiveSink {
   }
 
   private kindOf(topic: string): ArchiveKind {
-    return topic === this.o.topics.alerts ? 'alerts' : 'events';
+    const kind = this.kinds.get(topic);
+    if (kind === undefined) throw new TradewatchError('SINK_TOPICS', `records of an unknown topic ${topic}`);
+    return kind;
   }
 
   private bufferFor(topic: string, partition: number): PartitionBuffer {
@@ -202,7 +216,7 @@ export class ArchiveSink {
     let part: Part | undefined;
     if (batch.messages.length > 0) {
       const records = packRecords(batch.messages);
-      part = { records, mapped: await this.o.mapper.map(buf.kind, records) };
+      part = { records, mapped: await this.o.mapper.map(buf.kind, records, buf.partition) };
     }
     // A rebalance while mapping: these records will be read again from the committed offset.
     if (buf.closed || this.stopping) return;
@@ -331,7 +345,7 @@ export class ArchiveSink {
     if (this.paused) return;
     this.paused = true;
     this.o.stats.outageStarted(this.now());
-    this.o.consumer.pause([{ topic: this.o.topics.events }, { topic: this.o.topics.alerts }]);
+    this.o.consumer.pause([...this.kinds.keys()].map((topic) => ({ topic })));
     this.o.log.warn({ err }, 'ClickHouse unavailable: consumption paused, retrying with backoff');
   }
 
@@ -341,7 +355,7 @@ export class ArchiveSink {
     this.paused = false;
     const outageMs = this.o.stats.outageEnded(this.now());
     if (!this.stopping) {
-      this.o.consumer.resume([{ topic: this.o.topics.events }, { topic: this.o.topics.alerts }]);
+      this.o.consumer.resume([...this.kinds.keys()].map((topic) => ({ topic })));
     }
     this.o.log.info({ outageMs }, 'ClickHouse available again: consumption resumed');
   }

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
+import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
 import { defaultMappingWorkers } from './record-mapper.ts';
 
 export interface BatchLimits {
@@ -31,6 +32,8 @@ export interface SinkConfig {
   kafkaBrokers: string[];
   eventsTopic: string;
   alertsTopic: string;
+  /** The fraud desk's analyst labels; created (shared/src/labels.ts) if the desk has not yet. */
+  labelsTopic: string;
   deadLetterTopic: string;
   groupId: string;
   instanceId: string;
@@ -68,11 +71,24 @@ export const loadSinkConfig = (env: Env): Readonly<SinkConfig> => {
   const initialMs = r.int('SINK_RETRY_INITIAL_MS', 200, { min: 1, max: 60000 });
   const maxMs = r.int('SINK_RETRY_MAX_MS', 10000, { min: 1, max: 600000 });
   if (maxMs < initialMs) r.problem('SINK_RETRY_MAX_MS must be at least SINK_RETRY_INITIAL_MS');
+  const topics = {
+    EVENTS_TOPIC: r.string('EVENTS_TOPIC', 'game-events'),
+    ALERTS_TOPIC: r.string('ALERTS_TOPIC', 'alerts'),
+    LABELS_TOPIC: r.string('LABELS_TOPIC', DEFAULT_LABELS_TOPIC),
+    DEAD_LETTER_TOPIC: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
+  };
+  // Each topic is archived into its own table (and dead letters are never archived).
+  const byName = new Map<string, string[]>();
+  for (const [name, topic] of Object.entries(topics)) byName.set(topic, [...(byName.get(topic) ?? []), name]);
+  for (const [topic, names] of byName) {
+    if (names.length > 1) r.problem(`${names.join(' and ')} must differ (each is ${JSON.stringify(topic)})`);
+  }
   return r.finish('sink', {
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
-    eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
-    alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
-    deadLetterTopic: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
+    eventsTopic: topics.EVENTS_TOPIC,
+    alertsTopic: topics.ALERTS_TOPIC,
+    labelsTopic: topics.LABELS_TOPIC,
+    deadLetterTopic: topics.DEAD_LETTER_TOPIC,
     groupId: r.string('SINK_GROUP_ID', 'tradewatch-sink'),
     instanceId: r.string('SINK_INSTANCE_ID', randomUUID().slice(0, 8)),
     clickhouse: {

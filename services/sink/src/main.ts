@@ -2,9 +2,10 @@
 // ClickHouse), logs stats, and on SIGTERM flushes, commits and leaves the group.
 //
 // Run it:   node services/sink/src/main.ts          (or: npm start -w @tradewatch/sink)
-// Env:      KAFKA_BROKERS, EVENTS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC, SINK_GROUP_ID,
-//           CLICKHOUSE_URL, CLICKHOUSE_DATABASE, SINK_BATCH_MAX_ROWS / _MAX_BYTES / _MAX_WAIT_MS,
-//           ... (all in config.ts). Exits 1 on an unrecoverable error, 0 after SIGTERM.
+// Env:      KAFKA_BROKERS, EVENTS_TOPIC, ALERTS_TOPIC, LABELS_TOPIC, DEAD_LETTER_TOPIC,
+//           SINK_GROUP_ID, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
+//           SINK_BATCH_MAX_ROWS / _MAX_BYTES / _MAX_WAIT_MS, ... (all in config.ts).
+//           Exits 1 on an unrecoverable error, 0 after SIGTERM.
 // In-process (tests): import { startSink } from './start-sink.ts' and loadSinkConfig(env);
 //           `await startSink(config, logger)` returns { stop(), stats, failed, isPaused() }.
 import { createLogger } from '@tradewatch/shared/logger';
@@ -28,6 +29,7 @@ try {
             {
               events: s.archived.events,
               alerts: s.archived.alerts,
+              labels: s.archived.labels,
               deadLetters: s.deadLetters,
               inserts: s.inserts,
               insertP50Ms: Math.round(insert.p50),

@@ -10,7 +10,7 @@ if (port === null) throw new Error('mapping-worker.ts must run as a worker threa
 port.on('message', (req: MapRequest) => {
   let res: MapResponse;
   try {
-    res = { id: req.id, ok: true, mapped: mapChunk(req.kind, req.chunk) };
+    res = { id: req.id, ok: true, mapped: mapChunk(req.kind, req.chunk, req.partition) };
   } catch (err) {
     res = { id: req.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }

@@ -1,6 +1,6 @@
 // Applies the pending archive migrations and records them in the ledger table. Run by the sink
 // at start-up and by `npm run migrate`; safe to run concurrently and repeatedly (every statement
-// is idempotent and the ledger is a ReplacingMergeTree keyed by version).
+// is idempotent or guarded, and the ledger is a ReplacingMergeTree keyed by version).
 import {
   detectCapabilities,
   queryRows,
@@ -18,7 +18,43 @@ import {
   planMigrations,
   type LedgerRow,
   type Migration,
+  type MigrationStatement,
 } from './migrations.ts';
+
+/** What applying statements needs from a server; the modern-server test implements it with chdb. */
+export interface StatementPort {
+  run(sql: string): Promise<void>;
+  rows(sql: string): Promise<unknown[]>;
+}
+
+export const clickHousePort = (client: ClickHouseClient): StatementPort => ({
+  run: (sql) => runStatement(client, sql),
+  rows: (sql) => queryRows<unknown>(client, sql),
+});
+
+/**
+ * Runs statements in order. A guarded one runs only while its guard finds its change missing;
+ * if it fails, the guard is asked again: another migrator may have made the same change in
+ * between (then the failure is that change already being there).
+ */
+export const applyStatements = async (
+  port: StatementPort,
+  statements: readonly MigrationStatement[],
+): Promise<void> => {
+  for (const st of statements) {
+    if (typeof st === 'string') {
+      await port.run(st);
+      continue;
+    }
+    if ((await port.rows(st.doneIf)).length > 0) continue;
+    try {
+      await port.run(st.sql);
+    } catch (err) {
+      if ((await port.rows(st.doneIf)).length > 0) continue;
+      throw err;
+    }
+  }
+};
 
 export interface MigrationResult {
   caps: ClickHouseCapabilities;
@@ -46,7 +82,8 @@ export const migrate = async (
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<MigrationResult> => {
   const caps = await detectCapabilities(client);
-  for (const sql of ledgerStatements(database)) await runStatement(client, sql);
+  const port = clickHousePort(client);
+  await applyStatements(port, ledgerStatements(database));
   const ctx = { database, caps };
   const plan = planMigrations(migrations, await readLedger(client, database), ctx);
   if (plan.unknown.length > 0) {
@@ -59,7 +96,7 @@ export const migrate = async (
   const applied: number[] = [];
   for (const m of plan.pending) {
     const started = performance.now();
-    for (const sql of m.statements) await runStatement(client, sql);
+    await applyStatements(port, m.statements);
     await runStatement(
       client,
       `INSERT INTO ${sqlTable(database, LEDGER_TABLE)} (version, name, checksum, serverVersion, appliedAt) VALUES (${[

@@ -2,10 +2,17 @@
 // Each migration renders its statements for the server's capabilities, so the same list runs
 // on ClickHouse 18.16 and on a current server (which gets LowCardinality, codecs, DateTime64 and
 // TTL). Every statement is idempotent on its own (IF NOT EXISTS, backfills that aggregate with
-// uniq*), so a migration interrupted half-way is simply run again; the ledger table records
-// what was applied.
+// uniq*, or a guard that skips it once its change is there), so a migration interrupted half-way
+// is simply run again; the ledger table records what was applied.
+//
+// Applied migrations never change: their checksums are in ledgers. A change is a new version.
 import { createHash } from 'node:crypto';
-import { sqlIdentifier, sqlTable, type ClickHouseCapabilities } from '@tradewatch/shared/clickhouse';
+import {
+  sqlIdentifier,
+  sqlString,
+  sqlTable,
+  type ClickHouseCapabilities,
+} from '@tradewatch/shared/clickhouse';
 
 export const LEDGER_TABLE = 'schema_migrations';
 
@@ -14,11 +21,36 @@ export interface MigrationContext {
   caps: ClickHouseCapabilities;
 }
 
+/**
+ * A statement that cannot be made idempotent in SQL on 18.16 (it has no ADD COLUMN IF NOT
+ * EXISTS): it runs only while `doneIf` returns no row, that is while its change is not there yet.
+ */
+export interface GuardedStatement {
+  sql: string;
+  /** A SELECT that returns a row once the statement's change exists. */
+  doneIf: string;
+}
+
+export type MigrationStatement = string | GuardedStatement;
+
 export interface Migration {
   version: number;
   name: string;
-  statements: (ctx: MigrationContext) => string[];
+  statements: (ctx: MigrationContext) => MigrationStatement[];
 }
+
+/** The text of a statement, guard included: what the checksum covers and what logs show. */
+export const statementText = (s: MigrationStatement): string =>
+  typeof s === 'string' ? s : `${s.sql}\n-- unless: ${s.doneIf}`;
+
+/**
+ * `ALTER TABLE ... ADD COLUMN`, skipped once system.columns lists the column. No AFTER: 18.16
+ * cannot place a column after a MATERIALIZED one, so new columns go last.
+ */
+const addColumn = (database: string, table: string, column: string, type: string): GuardedStatement => ({
+  sql: `ALTER TABLE ${sqlTable(database, table)} ADD COLUMN ${column} ${type}`,
+  doneIf: `SELECT name FROM system.columns WHERE database = ${sqlString(database)} AND table = ${sqlString(table)} AND name = ${sqlString(column)}`,
+});
 
 /** Column-type helpers that switch modern features on by capability. */
 const typesFor = (caps: ClickHouseCapabilities) => ({
@@ -193,6 +225,42 @@ ORDER BY userId`,
       ];
     },
   },
+  {
+    // Analysts' verdicts (shared/src/labels.ts). Every label record is a row: a changed verdict is
+    // a new row and the latest by labelledAtMs wins (argMax). The key holds everything that tells
+    // two records apart, so a replayed record collapses while two verdicts of an alert stay two.
+    // The Enum is spelled out, not derived from LABEL_VALUES: a new value needs a new migration.
+    version: 6,
+    name: 'create alert_labels',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      return [
+        `CREATE TABLE IF NOT EXISTS ${sqlTable(database, 'alert_labels')} (
+  alertId String,
+  label Enum8('confirmed_fraud' = 1, 'false_positive' = 2, 'needs_review' = 3),
+  note String${t.codec('ZSTD(1)')},
+  author ${t.lc('String')},
+  labelledAtMs Int64,
+  labelledAt ${t.time} MATERIALIZED ${t.fromMs('labelledAtMs')},
+  archivedAt DateTime('UTC') MATERIALIZED now()
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(labelledAt)
+ORDER BY (alertId, labelledAtMs, author, label)`,
+      ];
+    },
+  },
+  {
+    // Where each alert was on the alerts topic, so that the desk can continue a page of archived
+    // alerts with the live topic: max(kafkaOffset) per kafkaPartition is where the archive ends.
+    // Rows archived before this migration read 0 / 0.
+    version: 7,
+    name: 'alerts kafka coordinates',
+    statements: ({ database }) => [
+      addColumn(database, 'alerts', 'kafkaPartition', 'UInt32'),
+      addColumn(database, 'alerts', 'kafkaOffset', 'UInt64'),
+    ],
+  },
 ];
 
 /** The ledger itself: created before anything else, outside the numbered migrations. */
@@ -219,13 +287,16 @@ export interface LedgerRow {
 export interface RenderedMigration {
   version: number;
   name: string;
-  statements: string[];
+  statements: MigrationStatement[];
   checksum: string;
 }
 
 export const renderMigration = (m: Migration, ctx: MigrationContext): RenderedMigration => {
   const statements = m.statements(ctx);
-  const checksum = createHash('sha256').update(statements.join('\n;\n')).digest('hex').slice(0, 16);
+  const checksum = createHash('sha256')
+    .update(statements.map(statementText).join('\n;\n'))
+    .digest('hex')
+    .slice(0, 16);
   return { version: m.version, name: m.name, statements, checksum };
 };
 

@@ -74,8 +74,8 @@ export interface MappedChunk {
 
 const UTF8 = new TextEncoder();
 
-/** Maps every record of a chunk to its archive row, or to the reason it has none. */
-export const mapChunk = (kind: ArchiveKind, c: RecordChunk): MappedChunk => {
+/** Maps every record of a chunk read from `partition` to its archive row, or to why it has none. */
+export const mapChunk = (kind: ArchiveKind, c: RecordChunk, partition: number): MappedChunk => {
   const n = c.pos.length;
   const data = Buffer.from(c.data.buffer, c.data.byteOffset, c.data.length);
   const rows: string[] = [];
@@ -90,6 +90,7 @@ export const mapChunk = (kind: ArchiveKind, c: RecordChunk): MappedChunk => {
       kind,
       keyLen < 0 ? null : data.toString('utf8', start, start + keyLen),
       valueLen < 0 ? null : data.subarray(valueStart, valueStart + valueLen),
+      { partition, offset: c.offsets[i]! },
     );
     if (mapped.ok) {
       rowRecord[rows.length] = i;

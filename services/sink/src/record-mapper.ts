@@ -7,7 +7,8 @@ import type { ArchiveKind } from './archive-rows.ts';
 import { mapChunk, type MappedChunk, type RecordChunk } from './record-chunk.ts';
 
 export interface RecordMapper {
-  map(kind: ArchiveKind, chunk: RecordChunk): Promise<MappedChunk>;
+  /** Maps a chunk of records read from one partition. */
+  map(kind: ArchiveKind, chunk: RecordChunk, partition: number): Promise<MappedChunk>;
   close(): Promise<void>;
 }
 
@@ -15,6 +16,7 @@ export interface MapRequest {
   id: number;
   kind: ArchiveKind;
   chunk: RecordChunk;
+  partition: number;
 }
 
 export type MapResponse =
@@ -28,7 +30,10 @@ export const defaultMappingWorkers = (): number => Math.min(4, Math.max(2, avail
 
 export const createRecordMapper = (workers: number): RecordMapper =>
   workers === 0
-    ? { map: (kind, chunk) => Promise.resolve(mapChunk(kind, chunk)), close: () => Promise.resolve() }
+    ? {
+        map: (kind, chunk, partition) => Promise.resolve(mapChunk(kind, chunk, partition)),
+        close: () => Promise.resolve(),
+      }
     : new WorkerRecordMapper(workers);
 
 interface Slot {
@@ -67,7 +72,7 @@ class WorkerRecordMapper implements RecordMapper {
     }
   }
 
-  map(kind: ArchiveKind, chunk: RecordChunk): Promise<MappedChunk> {
+  map(kind: ArchiveKind, chunk: RecordChunk, partition: number): Promise<MappedChunk> {
     if (this.closed)
       return Promise.reject(new TradewatchError('SINK_MAPPING_FAILED', 'record mapper is closed'));
     // The least busy worker: chunks differ in size, so round-robin would queue behind big ones.
@@ -76,7 +81,7 @@ class WorkerRecordMapper implements RecordMapper {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      const req: MapRequest = { id, kind, chunk };
+      const req: MapRequest = { id, kind, chunk, partition };
       slot.worker.postMessage(req);
     });
   }

@@ -1,10 +1,10 @@
-// Counters and gauges the operator needs (rows archived, dead letters, insert latency, whether
-// ClickHouse is reachable and for how long it was not), kept in memory, logged by main.ts and
-// read by tests.
+// Counters and gauges the operator needs (rows archived per table, dead letters, insert latency,
+// whether ClickHouse is reachable and for how long it was not), kept in memory, logged by main.ts
+// and read by tests.
 import type { ArchiveKind } from './archive-rows.ts';
 
 export class SinkStats {
-  readonly archived: Record<ArchiveKind, number> = { events: 0, alerts: 0 };
+  readonly archived: Record<ArchiveKind, number> = { events: 0, alerts: 0, labels: 0 };
   deadLetters = 0;
   inserts = 0;
   /** Inserts that failed and were retried (ClickHouse down or busy, Kafka unreachable). */

@@ -1,5 +1,6 @@
 // Builds and starts a sink from its config: ClickHouse client, migrations, Kafka clients, the
-// dead-letter topic and the archive consumer. Used by main.ts and, in-process, by tests:
+// dead-letter and labels topics (the sink may start before the desk) and the archive consumer.
+// Used by main.ts and, in-process, by tests:
 //
 //   const sink = await startSink(loadSinkConfig({ ...process.env, CLICKHOUSE_DATABASE: 'it_x' }), log);
 //   ... await sink.stop();            // flushes, commits, leaves the group, closes clients
@@ -12,6 +13,7 @@ import {
   ensureTopics,
   partitionCount,
 } from '@tradewatch/shared/kafka';
+import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import type { Logger } from '@tradewatch/shared/logger';
 import { ArchiveSink } from './archive-sink.ts';
 import { ArchiveWriter } from './archive-writer.ts';
@@ -112,9 +114,13 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
       await retryWhileUnavailable(() => migrate(clickhouse, database, mlog), config, mlog);
     }
     await admin.connect();
-    await ensureTopics(admin, [{ topic: config.deadLetterTopic, partitions: 1 }]);
-    const partitions =
-      (await partitionCount(admin, config.eventsTopic)) + (await partitionCount(admin, config.alertsTopic));
+    await ensureTopics(admin, [
+      { topic: config.deadLetterTopic, partitions: 1 },
+      labelsTopicSpec(config.labelsTopic),
+    ]);
+    const topics = { events: config.eventsTopic, alerts: config.alertsTopic, labels: config.labelsTopic };
+    let partitions = 0;
+    for (const topic of Object.values(topics)) partitions += await partitionCount(admin, topic);
     await producer.connect();
     sink = new ArchiveSink({
       consumer,
@@ -123,8 +129,12 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
       mapper,
       log: log.child({ module: 'archive' }),
       stats,
-      topics: { events: config.eventsTopic, alerts: config.alertsTopic },
-      tables: { events: sqlTable(database, 'events'), alerts: sqlTable(database, 'alerts') },
+      topics,
+      tables: {
+        events: sqlTable(database, 'events'),
+        alerts: sqlTable(database, 'alerts'),
+        labels: sqlTable(database, 'alert_labels'),
+      },
       deadLetterTopic: config.deadLetterTopic,
       batch: config.batch,
       retry: config.retry,
@@ -143,7 +153,7 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
   log.info(
     {
       group: config.groupId,
-      topics: [config.eventsTopic, config.alertsTopic],
+      topics: [config.eventsTopic, config.alertsTopic, config.labelsTopic],
       database,
       batch: config.batch,
     },

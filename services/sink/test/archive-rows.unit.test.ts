@@ -1,16 +1,22 @@
-// Record → row mapping: exact money, every column written, the reasons a record has no row.
+// Record → row mapping: exact money, every column written, alerts' Kafka coordinates, labels, and
+// the reasons a record has no row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveAlertId, encodeAlert, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
+import { encodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
 import {
   checkAlert,
   encodeAlertRow,
   encodeEventRow,
+  encodeLabelRow,
   mapRecord,
   microsText,
   toMicros,
+  type MappedRecord,
 } from '../src/archive-rows.ts';
+
+const at = { partition: 4, offset: 9007199254740991 };
 
 test('toMicros reads the decimal the producer wrote, not the binary double', () => {
   const cases: [number, bigint][] = [
@@ -130,8 +136,11 @@ const alert: Alert = {
   detectedAt: 1700000001000,
 };
 
-test('an alert row has every column, knownIps as an array, money in micro-units', () => {
-  assert.deepEqual(JSON.parse(encodeAlertRow(alert)), {
+test('an alert row has every column, knownIps as an array, money in micro-units, its Kafka coordinates', () => {
+  const row = encodeAlertRow(alert, at);
+  // The largest exact offset is written as a bare integer (JSON.parse would round it).
+  assert.match(row, /,"kafkaPartition":4,"kafkaOffset":9007199254740991\}$/);
+  assert.deepEqual(JSON.parse(row), {
     alertId: alert.alertId,
     rule: RULE_ID,
     ruleVersion: 1,
@@ -146,6 +155,8 @@ test('an alert row has every column, knownIps as an array, money in micro-units'
     previousTrades: 7,
     gameServerId: 'gs',
     detectedAtMs: 1700000001000,
+    kafkaPartition: 4,
+    kafkaOffset: 9007199254740991,
   });
 });
 
@@ -158,24 +169,82 @@ test('checkAlert names every bad field and ignores unknown ones', () => {
   assert.equal(checkAlert(null).ok, false);
 });
 
+const reason = (r: MappedRecord) => (r.ok ? 'ok' : r.reason);
+
 test('mapRecord: rows for valid records, a reason for every other', () => {
-  const ok = mapRecord('events', Buffer.from(trade.userId), Buffer.from(encodeEvent(trade)));
+  const ok = mapRecord('events', Buffer.from(trade.userId), Buffer.from(encodeEvent(trade)), at);
   assert.deepEqual(ok, { ok: true, id: 'e-1', row: encodeEventRow(trade) });
-  assert.equal(mapRecord('alerts', Buffer.from('u'), Buffer.from(encodeAlert(alert))).ok, true);
-  const reason = (r: ReturnType<typeof mapRecord>) => (r.ok ? 'ok' : r.reason);
-  assert.equal(reason(mapRecord('events', Buffer.from('u'), Buffer.from('{nope'))), 'not_json');
-  assert.equal(reason(mapRecord('events', Buffer.from('u'), null)), 'invalid_event');
+  assert.deepEqual(mapRecord('alerts', Buffer.from('u'), Buffer.from(encodeAlert(alert)), at), {
+    ok: true,
+    id: alert.alertId,
+    row: encodeAlertRow(alert, at),
+  });
+  assert.equal(reason(mapRecord('events', Buffer.from('u'), Buffer.from('{nope'), at)), 'not_json');
+  assert.equal(reason(mapRecord('events', Buffer.from('u'), null, at)), 'invalid_event');
   assert.equal(
     reason(
-      mapRecord('events', Buffer.from(trade.userId), Buffer.from(encodeEvent({ ...trade, amount: -1 }))),
+      mapRecord('events', Buffer.from(trade.userId), Buffer.from(encodeEvent({ ...trade, amount: -1 })), at),
     ),
     'invalid_event',
   );
   assert.equal(
-    reason(mapRecord('events', Buffer.from('other'), Buffer.from(encodeEvent(trade)))),
+    reason(mapRecord('events', Buffer.from('other'), Buffer.from(encodeEvent(trade)), at)),
     'key_mismatch',
   );
-  assert.equal(reason(mapRecord('alerts', null, Buffer.from('[1]'))), 'invalid_alert');
-  assert.equal(reason(mapRecord('alerts', null, Buffer.from('{'))), 'not_json');
-  assert.equal(reason(mapRecord('alerts', null, null)), 'invalid_alert');
+  assert.equal(reason(mapRecord('alerts', null, Buffer.from('[1]'), at)), 'invalid_alert');
+  assert.equal(reason(mapRecord('alerts', null, Buffer.from('{'), at)), 'not_json');
+  assert.equal(reason(mapRecord('alerts', null, null, at)), 'invalid_alert');
+});
+
+const label: AlertLabel = {
+  alertId: alert.alertId,
+  label: 'false_positive',
+  note: 'known VPN; "travelling" \\ fine\nsecond line',
+  author: 'Zoë',
+  labelledAt: 1700000002345,
+};
+
+test('a label row has every column, in order; the time stays epoch ms', () => {
+  const row = encodeLabelRow(label);
+  assert.deepEqual(Object.keys(JSON.parse(row) as object), [
+    'alertId',
+    'label',
+    'note',
+    'author',
+    'labelledAtMs',
+  ]);
+  assert.deepEqual(JSON.parse(row), {
+    alertId: label.alertId,
+    label: 'false_positive',
+    note: label.note,
+    author: 'Zoë',
+    labelledAtMs: 1700000002345,
+  });
+  const key = Buffer.from(label.alertId);
+  assert.deepEqual(mapRecord('labels', key, Buffer.from(encodeLabel(label)), at), {
+    ok: true,
+    id: label.alertId,
+    row,
+  });
+});
+
+test('label records that fail the contract, the archive or the key have a reason', () => {
+  const key = Buffer.from(label.alertId);
+  const map = (value: unknown, k: Buffer | null = key) =>
+    mapRecord('labels', k, value === null ? null : Buffer.from(JSON.stringify(value)), at);
+  assert.equal(reason(mapRecord('labels', key, Buffer.from('{"alertId":'), at)), 'not_json');
+  assert.equal(reason(mapRecord('labels', key, null, at)), 'invalid_label');
+  assert.equal(reason(map({ ...label, label: 'fraud' })), 'invalid_label');
+  assert.equal(reason(map({ ...label, author: '' })), 'invalid_label');
+  assert.equal(reason(map({ ...label, labelledAt: 1.5 })), 'invalid_label');
+  assert.equal(reason(map({ ...label, extra: true })), 'invalid_label');
+  const { note: _, ...noNote } = label;
+  assert.equal(reason(map(noNote)), 'invalid_label');
+  // Past what the archive's DateTime holds (year 2106), though the contract's integer allows it.
+  const late = map({ ...label, labelledAt: 4294967295000 });
+  assert.deepEqual(late, { ok: false, reason: 'invalid_label', detail: '/labelledAt: Expected epoch ms' });
+  assert.equal(reason(map(label, Buffer.from('another-alert'))), 'key_mismatch');
+  assert.equal(reason(map(label, null)), 'key_mismatch');
+  const detail = map({ ...label, label: 'fraud' });
+  assert.match(detail.ok ? '' : detail.detail, /\/label/);
 });

@@ -1,5 +1,5 @@
 // ClickHouse stopped in the middle of a run (longer than the consumer session timeout), records
-// arriving meanwhile, then started again: the sink pauses, retries with
+// of every archived topic arriving meanwhile, then started again: the sink pauses, retries with
 // backoff, keeps its partitions, and catches up with nothing lost and nothing doubled.
 //
 // The ClickHouse this test stops is its own (PrivateClickHouse: its own data directory and
@@ -16,8 +16,10 @@ import {
   countRows,
   createTestTopics,
   eventMessage,
+  labelMessage,
   makeAlert,
   makeEvents,
+  makeLabels,
   produce,
   produceTransactional,
   sinkEnv,
@@ -63,7 +65,7 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
   );
   /** The group's committed offset of every partition of the archived topics. */
   const committed = async () =>
-    (await admin.fetchOffsets({ groupId: n.groupId, topics: [n.eventsTopic, n.alertsTopic] }))
+    (await admin.fetchOffsets({ groupId: n.groupId, topics: [n.eventsTopic, n.alertsTopic, n.labelsTopic] }))
       .flatMap((tp) =>
         tp.partitions.map((p) => ({ topic: tp.topic, partition: p.partition, offset: Number(p.offset) })),
       )
@@ -91,10 +93,12 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
 
     const during = makeEvents(30000, { prefix: `${n.suffix}-b` });
     const alerts = Array.from({ length: 100 }, (_, i) => makeAlert(i));
+    const labels = makeLabels(alerts.map((a) => a.alertId));
     await produce(kafka, n.eventsTopic, during.map(eventMessage));
     await produceTransactional(kafka, n.alertsTopic, alerts.map(alertMessage), {
       transactionalId: `${n.suffix}-a`,
     });
+    await produce(kafka, n.labelsTopic, labels.map(labelMessage));
     // Reported (paused, retrying) and held down past the session timeout: heartbeats must go on.
     await waitFor(
       'the sink to pause and retry',
@@ -125,11 +129,13 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
       async () => ({
         events: await countRows(client, n.database, 'events'),
         alerts: await countRows(client, n.database, 'alerts'),
+        labels: await countRows(client, n.database, 'alert_labels'),
       }),
-      (c) => c.events.final === total && c.alerts.final === alerts.length,
+      (c) => c.events.final === total && c.alerts.final === alerts.length && c.labels.final === labels.length,
       120000,
     );
     assert.ok(counts.events.raw >= total);
+    assert.ok(counts.labels.raw >= labels.length);
     assert.equal(sink.isPaused(), false);
     assert.equal(sink.stats.clickhouseAvailable, true);
     assert.equal(sink.stats.outages, 1);

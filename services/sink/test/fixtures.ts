@@ -1,5 +1,6 @@
 // Shared pieces of the sink's integration tests: unique names, real Kafka and ClickHouse
-// clients, generated events and alerts, and waiting on a condition with a deadline.
+// clients, generated events, alerts and labels, and waiting on a condition with a deadline.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { deriveAlertId, encodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
+import { encodeLabel, labelsTopicSpec, LABEL_VALUES, type AlertLabel } from '@tradewatch/shared/labels';
 import {
   createClickHouse,
   queryRows,
@@ -40,6 +42,7 @@ export interface TestNames {
   suffix: string;
   eventsTopic: string;
   alertsTopic: string;
+  labelsTopic: string;
   deadLetterTopic: string;
   groupId: string;
   database: string;
@@ -51,6 +54,7 @@ export const uniqueNames = (label: string): TestNames => {
     suffix,
     eventsTopic: `it-sink.${suffix}.events`,
     alertsTopic: `it-sink.${suffix}.alerts`,
+    labelsTopic: `it-sink.${suffix}.labels`,
     deadLetterTopic: `it-sink.${suffix}.dead-letters`,
     groupId: `it-sink-${suffix}`,
     database: `it_sink_${suffix.replace(/-/g, '_')}`,
@@ -63,6 +67,7 @@ export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Recor
   CLICKHOUSE_URL,
   EVENTS_TOPIC: n.eventsTopic,
   ALERTS_TOPIC: n.alertsTopic,
+  LABELS_TOPIC: n.labelsTopic,
   DEAD_LETTER_TOPIC: n.deadLetterTopic,
   SINK_GROUP_ID: n.groupId,
   CLICKHOUSE_DATABASE: n.database,
@@ -148,10 +153,16 @@ export class PrivateClickHouse {
   }
 }
 
-export const createTestTopics = async (admin: Admin, n: TestNames, partitions = { events: 3, alerts: 2 }) => {
+/** The test's topics; `labels: false` leaves the labels topic to the sink, as when the desk is not up yet. */
+export const createTestTopics = async (
+  admin: Admin,
+  n: TestNames,
+  { events = 3, alerts = 2, labels = true }: { events?: number; alerts?: number; labels?: boolean } = {},
+) => {
   await ensureTopics(admin, [
-    { topic: n.eventsTopic, partitions: partitions.events },
-    { topic: n.alertsTopic, partitions: partitions.alerts },
+    { topic: n.eventsTopic, partitions: events },
+    { topic: n.alertsTopic, partitions: alerts },
+    ...(labels ? [labelsTopicSpec(n.labelsTopic)] : []),
     { topic: n.deadLetterTopic, partitions: 1 },
   ]);
 };
@@ -159,7 +170,9 @@ export const createTestTopics = async (admin: Admin, n: TestNames, partitions = 
 export const cleanUp = async (admin: Admin, client: ClickHouseClient, n: TestNames): Promise<void> => {
   await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(n.database)}`);
   const existing = new Set(await admin.listTopics());
-  const topics = [n.eventsTopic, n.alertsTopic, n.deadLetterTopic].filter((t) => existing.has(t));
+  const topics = [n.eventsTopic, n.alertsTopic, n.labelsTopic, n.deadLetterTopic].filter((t) =>
+    existing.has(t),
+  );
   if (topics.length > 0) await admin.deleteTopics({ topics });
 };
 
@@ -195,7 +208,7 @@ export const waitFor = async <T>(
 export const countRows = async (
   client: ClickHouseClient,
   database: string,
-  table: 'events' | 'alerts',
+  table: 'events' | 'alerts' | 'alert_labels',
 ): Promise<{ final: number; raw: number }> => {
   const [r] = await queryRows<{ final: string; raw: string }>(
     client,
@@ -273,8 +286,38 @@ export const makeAlert = (i: number, now = Date.now()): Alert => {
   };
 };
 
+/**
+ * The j-th verdict on alert i: labels of one alert change over time (later labelledAt), and
+ * come from more than one analyst.
+ */
+export const makeLabel = (alertId: string, j: number, now = Date.now()): AlertLabel => ({
+  alertId,
+  label: LABEL_VALUES[j % LABEL_VALUES.length]!,
+  note: j % 2 === 0 ? '' : `second look #${j}: "VPN" ünï \\ \n`,
+  author: `analyst-${j % 2}`,
+  labelledAt: now - 1000000 + j * 1000,
+});
+
+/**
+ * Labels for `alertIds`: alert i gets 1 + (i % 3) verdicts, so some alerts' labels change and
+ * some are labelled once. Returns them in the order the desk would publish them.
+ */
+export const makeLabels = (alertIds: readonly string[], now = Date.now()): AlertLabel[] =>
+  alertIds.flatMap((id, i) => Array.from({ length: 1 + (i % 3) }, (_, j) => makeLabel(id, j, now)));
+
+/** Each alert's label in force: the one with the latest labelledAt. */
+export const latestLabels = (labels: readonly AlertLabel[]): Map<string, AlertLabel['label']> => {
+  const latest = new Map<string, AlertLabel>();
+  for (const l of labels) {
+    const cur = latest.get(l.alertId);
+    if (cur === undefined || l.labelledAt >= cur.labelledAt) latest.set(l.alertId, l);
+  }
+  return new Map([...latest].map(([id, l]) => [id, l.label]));
+};
+
 export const eventMessage = (ev: GameEvent): Message => ({ key: ev.userId, value: encodeEvent(ev) });
 export const alertMessage = (a: Alert): Message => ({ key: a.userId, value: encodeAlert(a) });
+export const labelMessage = (l: AlertLabel): Message => ({ key: l.alertId, value: encodeLabel(l) });
 
 /** Produces with the gateway's producer settings, in chunks. */
 export const produce = async (
@@ -313,27 +356,37 @@ export const produceTransactional = async (
   }
 };
 
-/** Reads every record of a (small) topic from the beginning until `count` arrived. */
+export interface ReadRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+/** Reads every (committed) record of a small topic from the beginning until `count` arrived. */
 export const readTopic = async (
   kafka: Kafka,
   topic: string,
   count: number,
   timeoutMs = 30000,
-): Promise<{ key: string | null; value: string | null; headers: Record<string, string> }[]> => {
+): Promise<ReadRecord[]> => {
   const consumer = createConsumer(kafka, {
     groupId: `it-sink-reader-${randomBytes(4).toString('hex')}`,
     maxWaitTimeInMs: 100,
   });
-  const seen: { key: string | null; value: string | null; headers: Record<string, string> }[] = [];
+  const seen: ReadRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
-      eachMessage: ({ message }) => {
+      eachMessage: ({ partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {}))
           headers[k] = String(Array.isArray(v) ? v[0] : v);
         seen.push({
+          partition,
+          offset: Number(message.offset),
           key: message.key?.toString() ?? null,
           value: message.value?.toString() ?? null,
           headers,
@@ -351,4 +404,48 @@ export const readTopic = async (
   } finally {
     await consumer.disconnect();
   }
+};
+
+/**
+ * Checks the alert rows' Kafka coordinates against the alerts topic as a read_committed consumer
+ * sees it: each row's (partition, offset) is one of its alert's records, and the desk's query for
+ * where the archive ends gives, per partition, the offset of the last alert archived from it.
+ */
+export const assertAlertCoordinates = async (
+  client: ClickHouseClient,
+  database: string,
+  records: readonly ReadRecord[],
+): Promise<void> => {
+  const coordinates = new Map<string, string[]>();
+  const lastArchivable = new Map<number, number>();
+  for (const r of records) {
+    let alertId: unknown;
+    try {
+      alertId = (JSON.parse(r.value ?? '') as { alertId?: unknown }).alertId;
+    } catch {
+      continue;
+    }
+    if (typeof alertId !== 'string' || !/^[0-9a-f-]{36}$/.test(alertId)) continue; // dead-lettered
+    coordinates.set(alertId, [...(coordinates.get(alertId) ?? []), `${r.partition}/${r.offset}`]);
+    lastArchivable.set(r.partition, Math.max(lastArchivable.get(r.partition) ?? -1, r.offset));
+  }
+  const rows = await queryRows<{ alertId: string; kafkaPartition: number; kafkaOffset: string }>(
+    client,
+    `SELECT alertId, kafkaPartition, kafkaOffset FROM ${sqlTable(database, 'alerts')} FINAL`,
+  );
+  assert.equal(rows.length, coordinates.size);
+  for (const row of rows) {
+    const at = `${row.kafkaPartition}/${row.kafkaOffset}`;
+    const expected = coordinates.get(row.alertId) ?? [];
+    assert.ok(expected.includes(at), `alert ${row.alertId} at ${at}, its records at ${expected.join(', ')}`);
+  }
+  const ends = await queryRows<{ kafkaPartition: number; maxOffset: string }>(
+    client,
+    `SELECT kafkaPartition, max(kafkaOffset) AS maxOffset FROM ${sqlTable(database, 'alerts')}
+     GROUP BY kafkaPartition ORDER BY kafkaPartition`,
+  );
+  assert.deepEqual(
+    ends.map((e) => [e.kafkaPartition, Number(e.maxOffset)]),
+    [...lastArchivable].sort(([a], [b]) => a - b),
+  );
 };

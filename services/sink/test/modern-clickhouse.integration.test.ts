@@ -2,7 +2,8 @@
 // tests run against the Debian 18.16 server; this one runs the same migrations, rendered for
 // what a current server reports (LowCardinality, codecs, DateTime64, TTL), through chdb, an
 // in-process build of current ClickHouse installed into .data/venv-chdb by scripts/ensure-chdb.sh.
-// Statements go through scripts/chdb-sql.py, one persistent session directory per test run.
+// Statements go through scripts/chdb-sql.py, one persistent session directory per test run; the
+// migrations are applied by the runner's own applyStatements (guards included) over chdb.
 // Skipped only when chdb cannot be installed (e.g. no network); any other failure fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,9 +14,10 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { detectCapabilities, sqlTable, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
 import { EXAMPLE_QUERIES, renderExample } from '../src/analyst-queries.ts';
-import { encodeAlertRow, encodeEventRow } from '../src/archive-rows.ts';
-import { MIGRATIONS, ledgerStatements, renderMigration } from '../src/migrations.ts';
-import { makeAlert, makeEvents } from './fixtures.ts';
+import { encodeAlertRow, encodeEventRow, encodeLabelRow } from '../src/archive-rows.ts';
+import { applyStatements, type StatementPort } from '../src/migration-runner.ts';
+import { MIGRATIONS, ledgerStatements, renderMigration, statementText } from '../src/migrations.ts';
+import { latestLabels, makeAlert, makeEvents, makeLabels } from './fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const ENSURE_CHDB = join(ROOT, 'scripts/ensure-chdb.sh');
@@ -117,17 +119,25 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
   const ctx = { database: DATABASE, caps };
   const rendered = MIGRATIONS.map((m) => renderMigration(m, ctx));
   const allStatements = [...ledgerStatements(DATABASE), ...rendered.flatMap((m) => m.statements)];
+  const port: StatementPort = {
+    run: async (sql) => {
+      await run([sql]);
+    },
+    rows: async (sql) => rowsOf<unknown>((await run([sql]))[0]),
+  };
+  const migrate = () => applyStatements(port, allStatements);
 
   await t.test('every migration, rendered with modern features, applies', async () => {
-    const text = allStatements.join('\n');
-    for (const feature of ['LowCardinality(', 'CODEC(', 'DateTime64(3', 'TTL ']) {
+    const text = allStatements.map(statementText).join('\n');
+    for (const feature of ['LowCardinality(', 'CODEC(', 'DateTime64(3', 'TTL ', 'ADD COLUMN']) {
       assert.ok(text.includes(feature), `rendered migrations use ${feature}`);
     }
-    await run(allStatements);
+    await migrate();
     const tables = rowsOf<{ name: string }>(
       (await run([`SELECT name FROM system.tables WHERE database = '${DATABASE}' ORDER BY name`]))[0],
     ).map((r) => r.name);
     for (const table of [
+      'alert_labels',
       'alerts',
       'alerts_per_minute',
       'events',
@@ -143,13 +153,14 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
     const describe = async () =>
       (
         await run(
-          ['events', 'alerts', 'events_per_minute', 'alerts_per_minute', 'flagged_users'].map(
+          ['events', 'alerts', 'events_per_minute', 'alerts_per_minute', 'flagged_users', 'alert_labels'].map(
             (tbl) => `SHOW CREATE TABLE ${sqlTable(DATABASE, tbl)}`,
           ),
         )
       ).map((r) => r.rows);
     const before = await describe();
-    await run(allStatements);
+    assert.match(before[1] ?? '', /`kafkaPartition` UInt32,.*`kafkaOffset` UInt64/s);
+    await migrate();
     assert.deepEqual(await describe(), before);
   });
 
@@ -157,6 +168,12 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
   const events = makeEvents(40, { users: 5, now });
   const duplicate = events.find((e) => e.type === 'trade')!;
   const alerts = [0, 1, 2, 3].map((i) => makeAlert(i, now));
+  const alertRows = alerts.map((a, i) => encodeAlertRow(a, { partition: i % 2, offset: 100 + i }));
+  // Alerts 0-2 labelled (1, 2 and 3 verdicts), alert 3 not.
+  const labels = makeLabels(
+    alerts.slice(0, 3).map((a) => a.alertId),
+    now,
+  );
 
   await t.test('rows in the sink format insert, and FINAL counts a duplicate once', async () => {
     const insert = (table: string, rows: string[]) =>
@@ -165,8 +182,10 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
     await run([
       insert('events', events.map(encodeEventRow)),
       insert('events', [encodeEventRow(duplicate)]),
-      insert('alerts', alerts.map(encodeAlertRow)),
-      insert('alerts', [encodeAlertRow(alerts[0]!)]),
+      insert('alerts', alertRows),
+      insert('alerts', [alertRows[0]!]),
+      insert('alert_labels', labels.map(encodeLabelRow)),
+      insert('alert_labels', [encodeLabelRow(labels[1]!)]),
     ]);
     const results = await run([
       `SELECT count() AS n FROM ${sqlTable(DATABASE, 'events')} FINAL`,
@@ -174,6 +193,11 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
       `SELECT count() AS n FROM ${sqlTable(DATABASE, 'alerts')} FINAL`,
       `SELECT amountMicros, toUnixTimestamp64Milli(ts) AS tsMs FROM ${sqlTable(DATABASE, 'events')}
        WHERE eventId = '${duplicate.eventId}' LIMIT 1`,
+      `SELECT count() AS n FROM ${sqlTable(DATABASE, 'alert_labels')} FINAL`,
+      `SELECT alertId, toString(argMax(label, labelledAtMs)) AS current FROM ${sqlTable(DATABASE, 'alert_labels')}
+       GROUP BY alertId ORDER BY alertId`,
+      `SELECT kafkaPartition, max(kafkaOffset) AS maxOffset FROM ${sqlTable(DATABASE, 'alerts')}
+       GROUP BY kafkaPartition ORDER BY kafkaPartition`,
     ]);
     const n = (i: number) => Number(rowsOf<{ n: string }>(results[i])[0]?.n);
     assert.equal(n(0), events.length);
@@ -181,6 +205,21 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
     assert.equal(n(2), alerts.length);
     const [exact] = rowsOf<{ amountMicros: string; tsMs: string }>(results[3]);
     assert.equal(Number(exact?.tsMs), duplicate.ts, 'DateTime64 keeps milliseconds');
+    assert.equal(n(4), labels.length);
+    assert.deepEqual(
+      new Map(rowsOf<{ alertId: string; current: string }>(results[5]).map((r) => [r.alertId, r.current])),
+      latestLabels(labels),
+    );
+    assert.deepEqual(
+      rowsOf<{ kafkaPartition: number; maxOffset: string }>(results[6]).map((r) => [
+        r.kafkaPartition,
+        Number(r.maxOffset),
+      ]),
+      [
+        [0, 102],
+        [1, 103],
+      ],
+    );
   });
 
   await t.test('every analyst query runs', async () => {

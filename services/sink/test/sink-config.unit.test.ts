@@ -10,6 +10,7 @@ test('defaults', () => {
   assert.deepEqual(c.kafkaBrokers, ['127.0.0.1:9092']);
   assert.equal(c.eventsTopic, 'game-events');
   assert.equal(c.alertsTopic, 'alerts');
+  assert.equal(c.labelsTopic, 'alert-labels');
   assert.equal(c.deadLetterTopic, 'tradewatch.dead-letters');
   assert.equal(c.groupId, 'tradewatch-sink');
   assert.equal(c.clickhouse.url.toString(), 'http://127.0.0.1:8123/');
@@ -34,6 +35,20 @@ test('every invalid variable is reported at once', () => {
   } catch (err) {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.problems.length, 5, err.problems.join('\n'));
+  }
+});
+
+test('each archived topic has its own name, and none is the dead-letter topic', () => {
+  assert.equal(loadSinkConfig({ LABELS_TOPIC: 'desk.labels' }).labelsTopic, 'desk.labels');
+  try {
+    loadSinkConfig({ LABELS_TOPIC: 'alerts', EVENTS_TOPIC: 'x', DEAD_LETTER_TOPIC: 'x' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems, [
+      'EVENTS_TOPIC and DEAD_LETTER_TOPIC must differ (each is "x")',
+      'ALERTS_TOPIC and LABELS_TOPIC must differ (each is "alerts")',
+    ]);
   }
 });
 

@@ -1,6 +1,7 @@
 // The sink as its own process (node services/sink/src/main.ts), killed with SIGKILL in the middle
-// of archiving and started again: the archive still holds every event and alert exactly once.
-// Then SIGTERM: the second process flushes, commits and exits 0.
+// of archiving and started again: the archive still holds every event, alert and label exactly
+// once, and each alert its Kafka coordinates. Then SIGTERM: the second process flushes, commits
+// and exits 0.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,14 +10,18 @@ import { fileURLToPath } from 'node:url';
 import type { Admin } from '@tradewatch/shared/kafka';
 import {
   alertMessage,
+  assertAlertCoordinates,
   cleanUp,
   countRows,
   createTestTopics,
   eventMessage,
+  labelMessage,
   makeAlert,
   makeEvents,
+  makeLabels,
   produce,
   produceTransactional,
+  readTopic,
   sinkEnv,
   testClickHouse,
   testKafka,
@@ -80,6 +85,9 @@ test('SIGKILL mid-batch and a restart: still every row exactly once', async () =
     await produceTransactional(kafka, n.alertsTopic, alerts.map(alertMessage), {
       transactionalId: `${n.suffix}-a`,
     });
+    // 12,000 label records: verdicts on 6,000 (made-up) alerts, some changed.
+    const labels = makeLabels(Array.from({ length: 6000 }, (_, i) => makeAlert(1000 + i).alertId));
+    await produce(kafka, n.labelsTopic, labels.map(labelMessage), 5000);
 
     sink = spawnSink(n);
     const first = sink;
@@ -103,13 +111,19 @@ test('SIGKILL mid-batch and a restart: still every row exactly once', async () =
       async () => ({
         events: await countRows(client, n.database, 'events'),
         alerts: await countRows(client, n.database, 'alerts'),
+        labels: await countRows(client, n.database, 'alert_labels'),
       }),
-      (c) => c.events.final === events.length && c.alerts.final === alerts.length,
+      (c) =>
+        c.events.final === events.length &&
+        c.alerts.final === alerts.length &&
+        c.labels.final === labels.length,
       120000,
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n--- sink output ---\n${second.output()}`);
     });
     assert.ok(done.events.raw >= events.length);
+    assert.ok(done.labels.raw >= labels.length);
+    await assertAlertCoordinates(client, n.database, await readTopic(kafka, n.alertsTopic, alerts.length));
     log.info({ atKill, done }, 'crash test counts');
 
     second.child.kill('SIGTERM');
@@ -118,6 +132,7 @@ test('SIGKILL mid-batch and a restart: still every row exactly once', async () =
     sink = undefined;
     // Still exact after the graceful stop (background merges may only lower the raw count).
     assert.equal((await countRows(client, n.database, 'events')).final, events.length);
+    assert.equal((await countRows(client, n.database, 'alert_labels')).final, labels.length);
   } finally {
     if (sink !== undefined && sink.child.exitCode === null && sink.child.signalCode === null) {
       sink.child.kill('SIGKILL');

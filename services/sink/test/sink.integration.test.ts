@@ -1,27 +1,42 @@
 // The sink on the real Kafka and ClickHouse: everything archived exactly once (duplicates in the
-// topic, aborted alert transactions), poisoned records to the dead-letter topic while the rest
-// lands, exact values, replay-proof aggregates, the analysts' queries, and idempotent migrations.
+// topic, aborted alert transactions, a second group re-reading every label), poisoned records to
+// the dead-letter topic while the rest lands, exact values, alerts' Kafka coordinates, the latest
+// label per alert, replay-proof aggregates, the analysts' queries, and idempotent migrations
+// (run twice, interrupted, concurrent, over an archive that predates them).
 // Each test has its own topics, group and database, and removes them.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { queryRows, sqlString, sqlTable } from '@tradewatch/shared/clickhouse';
+import {
+  detectCapabilities,
+  queryRows,
+  runStatement,
+  sqlString,
+  sqlTable,
+} from '@tradewatch/shared/clickhouse';
 import { encodeEvent } from '@tradewatch/shared/events';
 import type { Admin } from '@tradewatch/shared/kafka';
+import { encodeLabel } from '@tradewatch/shared/labels';
 import { EXAMPLE_QUERIES, findExample, renderExample } from '../src/analyst-queries.ts';
 import { ArchiveWriter } from '../src/archive-writer.ts';
-import { encodeEventRow } from '../src/archive-rows.ts';
+import { encodeAlertRow, encodeEventRow } from '../src/archive-rows.ts';
 import { loadSinkConfig } from '../src/config.ts';
 import { migrate, readLedger } from '../src/migration-runner.ts';
+import { MIGRATIONS } from '../src/migrations.ts';
 import { startSink } from '../src/start-sink.ts';
 import {
   AMOUNT_MICROS,
   alertMessage,
+  assertAlertCoordinates,
   cleanUp,
   countRows,
   createTestTopics,
   eventMessage,
+  labelMessage,
+  latestLabels,
   makeAlert,
   makeEvents,
+  makeLabel,
+  makeLabels,
   produce,
   produceTransactional,
   readTopic,
@@ -172,9 +187,133 @@ test('archives every event and alert exactly once; poisoned records go to dead l
         flagged: String(alerts.length),
       });
       assert.equal(sink.stats.deadLetters, 4);
+
+      // 30 + 16 committed records (the 10 aborted are invisible): alerts 25-29 are there twice.
+      await assertAlertCoordinates(client, n.database, await readTopic(kafka, n.alertsTopic, 46));
     } finally {
       await sink.stop();
     }
+  } finally {
+    await cleanUp(admin, client, n);
+  }
+});
+
+test('archives every label record exactly once; the latest per alert wins; bad labels go to dead letters', async () => {
+  const n = uniqueNames('labels');
+  // No labels topic yet: the sink may start before the desk, and creates it.
+  await createTestTopics(admin, n, { labels: false });
+  try {
+    const now = Date.now();
+    const alertIds = Array.from({ length: 300 }, (_, i) => makeAlert(i).alertId);
+    // 600 records: a third of the alerts labelled once, a third changed once, a third twice.
+    // Plus two analysts' verdicts on one more alert in the same millisecond: two rows, not one.
+    const tie = makeAlert(999).alertId;
+    const labels = [
+      ...makeLabels(alertIds, now),
+      { ...makeLabel(tie, 0, now), author: 'analyst-a' },
+      { ...makeLabel(tie, 0, now), author: 'analyst-b', label: 'false_positive' as const },
+    ];
+    // The desk publishing records again (a retried request): the same label twice on the topic.
+    const duplicated = labels.slice(100, 160);
+    const strayLabel = makeLabel(alertIds[2]!, 9, now);
+    const bad = [
+      { key: alertIds[0]!, value: '{"alertId": nope' },
+      { key: alertIds[1]!, value: JSON.stringify({ ...makeLabel(alertIds[1]!, 9, now), label: 'fraud' }) },
+      { key: 'some-other-alert', value: encodeLabel(strayLabel) },
+    ];
+
+    const config = loadSinkConfig(sinkEnv(n, { SINK_BATCH_MAX_ROWS: '100' }));
+    const sink = await startSink(config, log);
+    try {
+      const [meta] = (await admin.fetchTopicMetadata({ topics: [n.labelsTopic] })).topics;
+      assert.equal(meta?.partitions.length, 3);
+      const described = await admin.describeConfigs({
+        resources: [{ type: 2 /* TOPIC */, name: n.labelsTopic, configNames: ['retention.ms'] }],
+        includeSynonyms: false,
+      });
+      assert.equal(described.resources[0]?.configEntries[0]?.configValue, '-1');
+      await produce(kafka, n.labelsTopic, [
+        ...labels.slice(0, 300).map(labelMessage),
+        ...bad,
+        ...labels.slice(300).map(labelMessage),
+        ...duplicated.map(labelMessage),
+      ]);
+      const counts = await waitFor(
+        'every label archived',
+        () => countRows(client, n.database, 'alert_labels'),
+        (c) => c.final === labels.length,
+      );
+      assert.ok(counts.raw >= labels.length);
+      const dead = await readTopic(kafka, n.deadLetterTopic, 3);
+      assert.deepEqual(dead.map((d) => d.headers['tw-reason']).sort(), [
+        'invalid_label',
+        'key_mismatch',
+        'not_json',
+      ]);
+      assert.ok(dead.every((d) => d.headers['tw-source']!.startsWith(`${n.labelsTopic}/`)));
+      assert.equal(sink.stats.deadLetters, 3);
+    } finally {
+      await sink.stop();
+    }
+
+    // A replay of everything: another group reads the whole topic again into the same tables.
+    const replay = await startSink(loadSinkConfig(sinkEnv(n, { SINK_GROUP_ID: `${n.groupId}-replay` })), log);
+    try {
+      await waitFor(
+        'the replay to archive every record again',
+        () => Promise.resolve(replay.stats.archived.labels),
+        (archived) => archived === labels.length + duplicated.length,
+      );
+    } finally {
+      await replay.stop();
+    }
+    assert.equal((await countRows(client, n.database, 'alert_labels')).final, labels.length);
+
+    // The label in force per alert is the latest; every verdict stays as history. argMax needs
+    // no FINAL (a replayed row has the same label and time), so both must agree.
+    const perAlert = (final: string) =>
+      queryRows<{ alertId: string; current: string; verdicts: string }>(
+        client,
+        `SELECT alertId, toString(argMax(label, labelledAtMs)) AS current, count() AS verdicts
+         FROM ${sqlTable(n.database, 'alert_labels')} ${final} GROUP BY alertId`,
+      );
+    // (The tied alert's current label is either verdict: a tie has no latest.)
+    const current = (rows: { alertId: string; current: string }[]) =>
+      new Map(rows.filter((r) => r.alertId !== tie).map((r) => [r.alertId, r.current]));
+    const latest = latestLabels(labels);
+    latest.delete(tie);
+    const final = await perAlert('FINAL');
+    assert.deepEqual(current(final), latest);
+    assert.deepEqual(
+      new Map(final.map((r) => [r.alertId, Number(r.verdicts)])),
+      new Map([...alertIds.map((id, i) => [id, 1 + (i % 3)] as const), [tie, 2]]),
+    );
+    assert.deepEqual(current(await perAlert('')), latest);
+
+    // Every field exact, the stray label (wrong key) nowhere.
+    const sample = labels.find((l) => l.note !== '')!;
+    const [row] = await queryRows<Record<string, unknown>>(
+      client,
+      `SELECT alertId, label, note, author, labelledAtMs, toUnixTimestamp(toDateTime(labelledAt)) AS labelledAtSec,
+         archivedAt > toDateTime('2020-01-01 00:00:00') AS hasArchivedAt
+       FROM ${sqlTable(n.database, 'alert_labels')} FINAL
+       WHERE alertId = ${sqlString(sample.alertId)} AND labelledAtMs = ${sample.labelledAt}`,
+    );
+    assert.deepEqual(row, {
+      alertId: sample.alertId,
+      label: sample.label,
+      note: sample.note,
+      author: sample.author,
+      labelledAtMs: String(sample.labelledAt),
+      labelledAtSec: Math.floor(sample.labelledAt / 1000),
+      hasArchivedAt: 1,
+    });
+    const [stray] = await queryRows<{ c: string }>(
+      client,
+      `SELECT count() AS c FROM ${sqlTable(n.database, 'alert_labels')}
+       WHERE alertId = ${sqlString(strayLabel.alertId)} AND labelledAtMs = ${strayLabel.labelledAt}`,
+    );
+    assert.equal(stray?.c, '0');
   } finally {
     await cleanUp(admin, client, n);
   }
@@ -195,8 +334,12 @@ test('the analysts’ example queries run on this server and find what they shou
     };
     const writer = new ArchiveWriter({ client });
     assert.deepEqual(await writer.insert(sqlTable(n.database, 'events'), events.map(encodeEventRow)), []);
-    const { encodeAlertRow } = await import('../src/archive-rows.ts');
-    assert.deepEqual(await writer.insert(sqlTable(n.database, 'alerts'), [encodeAlertRow(alert)]), []);
+    assert.deepEqual(
+      await writer.insert(sqlTable(n.database, 'alerts'), [
+        encodeAlertRow(alert, { partition: 0, offset: 0 }),
+      ]),
+      [],
+    );
 
     for (const q of EXAMPLE_QUERIES) {
       const args = q.name === 'alerts-of-user' ? { user: 'user-3' } : {};
@@ -261,12 +404,13 @@ test('migrations run twice change nothing', async () => {
     );
   try {
     const first = await migrate(client, n.database, log);
-    assert.deepEqual(first.applied, [1, 2, 3, 4, 5]);
+    assert.deepEqual(first.applied, [1, 2, 3, 4, 5, 6, 7]);
     const ledger = await readLedger(client, n.database);
     const tables = await schema();
     assert.deepEqual(
       tables.map((t) => t.name),
       [
+        'alert_labels',
         'alerts',
         'alerts_per_minute',
         'alerts_per_minute_mv',
@@ -278,15 +422,82 @@ test('migrations run twice change nothing', async () => {
         'schema_migrations',
       ],
     );
+    const columns = await alertColumns(n.database);
+    assert.deepEqual(columns.slice(-2), ['kafkaPartition UInt32', 'kafkaOffset UInt64']);
     const second = await migrate(client, n.database, log);
     assert.deepEqual(second.applied, []);
     assert.deepEqual(await readLedger(client, n.database), ledger);
     assert.deepEqual(await schema(), tables);
+    assert.deepEqual(await alertColumns(n.database), columns);
     const [raw] = await queryRows<{ c: string }>(
       client,
       `SELECT count() AS c FROM ${sqlTable(n.database, 'schema_migrations')}`,
     );
-    assert.equal(raw?.c, '5');
+    assert.equal(raw?.c, '7');
+  } finally {
+    await cleanUp(admin, client, n);
+  }
+});
+
+/** The alerts table's ordinary columns as `name Type`, in order. */
+const alertColumns = async (database: string): Promise<string[]> =>
+  (
+    await queryRows<{ name: string; type: string }>(
+      client,
+      `SELECT name, type FROM system.columns WHERE database = ${sqlString(database)} AND table = 'alerts'
+       AND default_kind = ''`,
+    )
+  ).map((c) => `${c.name} ${c.type}`);
+
+test('the coordinates migration over an older archive: interrupted, then run twice at once', async () => {
+  const n = uniqueNames('upgrade');
+  try {
+    // An archive from before labels, with an alert in it.
+    assert.deepEqual(
+      (await migrate(client, n.database, log, MIGRATIONS.slice(0, 5))).applied,
+      [1, 2, 3, 4, 5],
+    );
+    const old = makeAlert(1);
+    const oldRow = encodeAlertRow(old, { partition: 0, offset: 0 }).replace(/,"kafkaPartition":.*\}$/, '}');
+    assert.deepEqual(
+      await new ArchiveWriter({ client }).insert(sqlTable(n.database, 'alerts'), [oldRow]),
+      [],
+    );
+
+    // Interrupted after migration 6 and the first ALTER of 7: no ledger row for 7 yet.
+    await migrate(client, n.database, log, MIGRATIONS.slice(0, 6));
+    const ctx = { database: n.database, caps: await detectCapabilities(client) };
+    const [firstAlter] = MIGRATIONS[6]!.statements(ctx);
+    assert.ok(firstAlter !== undefined && typeof firstAlter !== 'string');
+    await runStatement(client, firstAlter.sql);
+    assert.ok((await alertColumns(n.database)).includes('kafkaPartition UInt32'));
+
+    // Two sinks starting together finish it; neither fails on the column the other added.
+    const [a, b] = await Promise.all([migrate(client, n.database, log), migrate(client, n.database, log)]);
+    assert.deepEqual([...new Set([...a.applied, ...b.applied])], [7]);
+    assert.deepEqual((await alertColumns(n.database)).slice(-2), [
+      'kafkaPartition UInt32',
+      'kafkaOffset UInt64',
+    ]);
+    assert.deepEqual((await migrate(client, n.database, log)).applied, []);
+
+    // The old row reads 0 / 0; a new one keeps its coordinates.
+    const fresh = makeAlert(2);
+    const writer = new ArchiveWriter({ client });
+    assert.deepEqual(
+      await writer.insert(sqlTable(n.database, 'alerts'), [
+        encodeAlertRow(fresh, { partition: 2, offset: 77 }),
+      ]),
+      [],
+    );
+    const rows = await queryRows<{ alertId: string; kafkaPartition: number; kafkaOffset: string }>(
+      client,
+      `SELECT alertId, kafkaPartition, kafkaOffset FROM ${sqlTable(n.database, 'alerts')} FINAL ORDER BY kafkaOffset`,
+    );
+    assert.deepEqual(rows, [
+      { alertId: old.alertId, kafkaPartition: 0, kafkaOffset: '0' },
+      { alertId: fresh.alertId, kafkaPartition: 2, kafkaOffset: '77' },
+    ]);
   } finally {
     await cleanUp(admin, client, n);
   }
