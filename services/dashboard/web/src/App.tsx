@@ -2,7 +2,7 @@
 // the desk. Any 401 later (an expired session) brings the sign-in form back.
 import { useCallback, useEffect, useState } from 'react';
 import type { SessionInfo } from '../../src/api-types.ts';
-import { describeError, type DeskApi } from './api.ts';
+import { describeError, isUnauthorized, type DeskApi } from './api.ts';
 import { Desk } from './Desk.tsx';
 import { ErrorMessage } from './ErrorMessage.tsx';
 import { SignInForm } from './SignInForm.tsx';
@@ -32,7 +32,11 @@ export function App({ api }: { api: DeskApi }) {
   const signOut = useCallback(() => {
     api.signOut().then(
       () => setSession(null),
-      (err: unknown) => setError(`Signing out failed: ${describeError(err)}`),
+      (err: unknown) => {
+        // 401: the session had already ended, which is what signing out wanted.
+        if (isUnauthorized(err)) setSession(null);
+        else setError(`Signing out failed: ${describeError(err)}`);
+      },
     );
   }, [api]);
 

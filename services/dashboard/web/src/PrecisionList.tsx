@@ -22,7 +22,8 @@ export function PrecisionList({ rules }: { rules: readonly RulePrecision[] }) {
             {describePrecision(p)}
           </div>
           <div className="muted small">
-            {p.alerts} alerts · {p.falsePositive} false positive · {p.needsReview} need review
+            {p.alerts} alert{p.alerts === 1 ? '' : 's'} · {p.falsePositive} false positive
+            {p.falsePositive === 1 ? '' : 's'} · {p.needsReview} need{p.needsReview === 1 ? 's' : ''} review
           </div>
         </div>
       ))}
