@@ -238,9 +238,17 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
         ?.map((r) => [r.tbl, Number(r.rows)])
         .sort(),
       [
+        ['alert_labels', labels.length],
         ['alerts', alerts.length],
         ['events', events.length],
       ],
+    );
+    // Counts are numbers here (64-bit integers are quoted only on 18.16).
+    assert.deepEqual(
+      byName
+        .get('precision-per-rule')
+        ?.map((r) => Object.values(r).map((v) => (typeof v === 'string' ? v : Number(v)))),
+      [[alerts[0]!.rule, alerts.length, 1, 1, 1, 0.5]],
     );
     assert.ok((byName.get('events-per-minute')?.length ?? 0) > 0, 'events-per-minute has rows');
     assert.ok((byName.get('alerts-per-minute')?.length ?? 0) > 0, 'alerts-per-minute has rows');

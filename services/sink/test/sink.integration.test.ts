@@ -18,7 +18,7 @@ import type { Admin } from '@tradewatch/shared/kafka';
 import { encodeLabel } from '@tradewatch/shared/labels';
 import { EXAMPLE_QUERIES, findExample, renderExample } from '../src/analyst-queries.ts';
 import { ArchiveWriter } from '../src/archive-writer.ts';
-import { encodeAlertRow, encodeEventRow } from '../src/archive-rows.ts';
+import { encodeAlertRow, encodeEventRow, encodeLabelRow } from '../src/archive-rows.ts';
 import { loadSinkConfig } from '../src/config.ts';
 import { migrate, readLedger } from '../src/migration-runner.ts';
 import { MIGRATIONS } from '../src/migrations.ts';
@@ -334,12 +334,31 @@ test('the analysts’ example queries run on this server and find what they shou
     };
     const writer = new ArchiveWriter({ client });
     assert.deepEqual(await writer.insert(sqlTable(n.database, 'events'), events.map(encodeEventRow)), []);
-    assert.deepEqual(
-      await writer.insert(sqlTable(n.database, 'alerts'), [
-        encodeAlertRow(alert, { partition: 0, offset: 0 }),
-      ]),
-      [],
-    );
+    // Four more alerts with verdicts: one changed to false_positive, one confirmed, one under
+    // review, one changed to confirmed; user-3's alert has none.
+    const labelled = [10, 11, 12, 13].map((i) => makeAlert(i, now));
+    const alertRows = [alert, ...labelled].map((a, i) => encodeAlertRow(a, { partition: 0, offset: i }));
+    assert.deepEqual(await writer.insert(sqlTable(n.database, 'alerts'), alertRows), []);
+    const verdict = (
+      a: number,
+      label: 'confirmed_fraud' | 'false_positive' | 'needs_review',
+      at: number,
+    ) => ({
+      ...makeLabel(labelled[a]!.alertId, 0, now),
+      label,
+      labelledAt: now - 100000 + at,
+    });
+    const verdicts = [
+      verdict(0, 'confirmed_fraud', 1),
+      verdict(0, 'false_positive', 2),
+      verdict(1, 'confirmed_fraud', 1),
+      verdict(2, 'needs_review', 1),
+      verdict(3, 'false_positive', 5),
+      verdict(3, 'confirmed_fraud', 9),
+    ];
+    // Out of order and one twice: the latest by labelledAt wins, not the last inserted.
+    const labelRows = [5, 0, 2, 1, 3, 4, 1].map((i) => encodeLabelRow(verdicts[i]!));
+    assert.deepEqual(await writer.insert(sqlTable(n.database, 'alert_labels'), labelRows), []);
 
     for (const q of EXAMPLE_QUERIES) {
       const args = q.name === 'alerts-of-user' ? { user: 'user-3' } : {};
@@ -366,6 +385,29 @@ test('the analysts’ example queries run on this server and find what they shou
     );
     assert.equal(largest.length, 3);
     assert.equal(largest[0]!.amount, 999999999999.99);
+    const precision = await queryRows<Record<string, unknown>>(
+      client,
+      renderExample(findExample('precision-per-rule')!, n.database, {}),
+    );
+    assert.deepEqual(precision, [
+      {
+        rule: alert.rule,
+        alerts: '5',
+        confirmed: '2',
+        falsePositive: '1',
+        needsReview: '1',
+        precision: 0.6667,
+      },
+    ]);
+    const counts = await queryRows<{ tbl: string; rows: string }>(
+      client,
+      renderExample(findExample('archive-counts')!, n.database, {}),
+    );
+    assert.deepEqual(counts.map((c) => [c.tbl, Number(c.rows)]).sort(), [
+      ['alert_labels', 6],
+      ['alerts', 5],
+      ['events', events.length],
+    ]);
     // A value with quotes and backslashes reaches SQL text escaped, and matches nothing.
     const none = await queryRows(
       client,
