@@ -1,0 +1,85 @@
+// Composition root of the fraud desk: config, Kafka (the alert feed, the labels producer, the
+// processors' group), ClickHouse, the HTTP app; SIGTERM closes the streams and stops.
+import { createLogger } from '@tradewatch/shared/logger';
+import { createKafka, ensureTopics } from '@tradewatch/shared/kafka';
+import { createClickHouse } from '@tradewatch/shared/clickhouse';
+import { labelsTopicSpec } from '@tradewatch/shared/labels';
+import { crash, onShutdown } from '@tradewatch/shared/shutdown';
+import { loadDashboardConfig } from './config.ts';
+import { startAlertFeed } from './alert-feed.ts';
+import { buildDeskApp } from './app.ts';
+import { ClickHouseDeskArchive } from './desk-archive.ts';
+import { KafkaLabelPublisher } from './label-publisher.ts';
+import { LiveRates } from './live-rates.ts';
+import { GroupUserStateLocator } from './user-state-locator.ts';
+
+const config = loadDashboardConfig(process.env);
+const log = createLogger('dashboard', config.logLevel);
+const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'tradewatch-dashboard', logger: log });
+const admin = kafka.admin();
+const clickhouse = createClickHouse({ url: config.clickhouseUrl, application: 'tradewatch-dashboard' });
+
+try {
+  if (config.demoUsers) {
+    log.warn(
+      { users: config.users.map((u) => `${u.name} (${u.role})`) },
+      'DASHBOARD_USERS is not set: using the demo users (demo-viewer, demo-analyst, demo-admin)',
+    );
+  }
+  if (config.sessionSecretGenerated) {
+    log.info('DASHBOARD_SESSION_SECRET is not set: sessions end when this process stops');
+  }
+  await admin.connect();
+  await ensureTopics(admin, [labelsTopicSpec(config.labelsTopic)]);
+  const labels = new KafkaLabelPublisher(kafka, config.labelsTopic);
+  await labels.connect();
+  const running = await startAlertFeed({
+    kafka,
+    admin,
+    log: log.child({ module: 'feed' }),
+    alertsTopic: config.alertsTopic,
+    labelsTopic: config.labelsTopic,
+    capacity: config.feedBufferRecords,
+  });
+  const rates = new LiveRates({
+    admin,
+    eventsTopic: config.eventsTopic,
+    alertsRead: () => running.feed.alertsRead,
+    log: log.child({ module: 'rates' }),
+  });
+  rates.start();
+  const app = await buildDeskApp({
+    log,
+    users: config.users,
+    sessionSecret: config.sessionSecret,
+    sessionTtlMs: config.sessionTtlMs,
+    secureCookies: config.secureCookies,
+    maxPageSize: config.maxPageSize,
+    staticDir: config.staticDir,
+    feed: running.feed,
+    archive: new ClickHouseDeskArchive(clickhouse, config.clickhouseDatabase),
+    labels,
+    states: new GroupUserStateLocator({
+      admin,
+      groupId: config.processorGroupId,
+      eventsTopic: config.eventsTopic,
+      timeoutMs: config.stateTimeoutMs,
+      log: log.child({ module: 'state' }),
+    }),
+    rates,
+  });
+  onShutdown(log, async () => {
+    rates.stop();
+    // Open streams end with the process; browsers reconnect and resume from their last id.
+    app.server.closeAllConnections();
+    await app.close();
+    await running.stop();
+    await labels.close();
+    await admin.disconnect();
+    await clickhouse.close();
+  });
+  const address = await app.listen({ host: config.host, port: config.port });
+  log.info({ address, alertsHeld: running.feed.log.size }, 'fraud desk listening');
+} catch (err) {
+  crash(log, err, 'dashboard failed to start');
+}
