@@ -7,6 +7,7 @@
 #   infra/infra.sh status  [component ...]                one line per component (exit 3 if any is down)
 #   infra/infra.sh restart [component ...]
 #   infra/infra.sh purge   [component ...]                down + delete the data
+#   infra/infra.sh tools   kafka|redis|clickhouse|browser   install what they need (apt), start nothing
 #   infra/infra.sh kafka-tool <main class> [args]         run a Kafka CLI class with the cached jars, e.g.
 #       infra/infra.sh kafka-tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
 #
@@ -258,6 +259,8 @@ needed_tools() {
         ;;
       redis) echo redis-server:redis-server redis-cli:redis-tools ;;
       clickhouse) echo clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client curl:curl ;;
+      # Debian's Chromium, for the fraud desk's browser tests and benchmark (never a downloaded build).
+      browser) echo chromium:chromium ;;
     esac
   done
 }
@@ -507,7 +510,7 @@ purge_data() {
 }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -515,6 +518,14 @@ main() {
   local cmd=${1:-} purge="" comps=() a t0
   [[ -n $cmd ]] || usage 2
   shift
+  if [[ $cmd == tools ]]; then
+    # Installs what the named parts need without starting anything, e.g. `tools browser`.
+    (($#)) || die "usage: infra/infra.sh tools kafka|redis|clickhouse|browser ..."
+    parse_env
+    mkdir -p "$LOG_DIR"
+    ensure_prereqs "$@"
+    return 0
+  fi
   if [[ $cmd == kafka-tool ]]; then
     (($#)) || die "usage: infra/infra.sh kafka-tool <main class> [args], e.g. org.apache.kafka.tools.TopicCommand --help"
     parse_env

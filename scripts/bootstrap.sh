@@ -10,3 +10,12 @@ if [[ ! -f $stamp || package-lock.json -nt $stamp ]] || ! node_modules/.bin/node
   npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
+
+# The fraud desk's web UI is built, never committed: again whenever its sources or the
+# dependencies are newer than the build.
+ui=services/dashboard
+if [[ ! -f $ui/dist/index.html ]] || [[ -n $(find $ui/web package-lock.json -newer $ui/dist/index.html -print -quit) ]]; then
+  echo "bootstrap: building the fraud desk UI (vite)..."
+  (cd $ui && PATH="$PWD/../../node_modules/.bin:$PATH" vite build --config web/vite.config.ts --logLevel warn) ||
+    { echo "bootstrap: the fraud desk UI did not build (see above)" >&2; exit 1; }
+fi

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@tradewatch/shared/logger';
 import { createConsumer, createKafka, ensureTopics, type Admin } from '@tradewatch/shared/kafka';
+import { DEFAULT_LABELS_TOPIC, labelsTopicSpec } from '@tradewatch/shared/labels';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data');
@@ -21,6 +22,9 @@ const LOGS = join(DATA, 'logs');
 const env = process.env;
 const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const gatewayPort = env.GATEWAY_PORT ?? '8080';
+const dashboardPort = env.DASHBOARD_PORT ?? '8081';
+/** processor-N serves its metrics and user-state queries on this port + N. */
+const processorPortBase = Number(env.PROCESSOR_PORT_BASE ?? '9100');
 const clickhouseUrl = env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const eventsTopic = env.EVENTS_TOPIC ?? 'game-events';
 const alertsTopic = env.ALERTS_TOPIC ?? 'alerts';
@@ -40,10 +44,11 @@ const SERVICES: ServiceSpec[] = [
   ...Array.from({ length: processors }, (_, i) => ({
     name: `processor-${i + 1}`,
     entry: 'services/processor/src/main.ts',
-    env: { PROCESSOR_INSTANCE_ID: `p${i + 1}` },
+    env: { PROCESSOR_INSTANCE_ID: `p${i + 1}`, PROCESSOR_METRICS_PORT: String(processorPortBase + i + 1) },
     nodeFlags: ['--max-semi-space-size=16'],
   })),
   { name: 'sink', entry: 'services/sink/src/main.ts' },
+  { name: 'dashboard', entry: 'services/dashboard/src/main.ts' },
 ];
 const SIMULATOR: ServiceSpec = { name: 'simulator', entry: 'services/simulator/src/main.ts' };
 
@@ -88,12 +93,14 @@ const createTopics = () =>
         partitions: eventsPartitions,
         config: { 'retention.ms': String(30 * 24 * 3600 * 1000) },
       },
+      labelsTopicSpec(env.LABELS_TOPIC ?? DEFAULT_LABELS_TOPIC),
     ]),
   );
 
 const serviceEnv = (spec: ServiceSpec): NodeJS.ProcessEnv => ({
   ...env,
-  TRADEWATCH_DEMO: env.GATEWAY_TOKENS === undefined ? '1' : (env.TRADEWATCH_DEMO ?? '0'),
+  TRADEWATCH_DEMO:
+    env.GATEWAY_TOKENS === undefined || env.DASHBOARD_USERS === undefined ? '1' : (env.TRADEWATCH_DEMO ?? '0'),
   ...spec.env,
 });
 
@@ -136,6 +143,7 @@ const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 
 };
 
 const gatewayReady = async () => (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok;
+const dashboardReady = async () => (await fetch(`http://127.0.0.1:${dashboardPort}/healthz`)).ok;
 
 const stopPids = async (pids: number[]) => {
   for (const pid of pids) {
@@ -154,9 +162,16 @@ const demoNotice = () => {
   if (env.GATEWAY_TOKENS === undefined) {
     say('GATEWAY_TOKENS is not set: using the demo credential demo:demo-token (bearer token "demo-token")');
   }
+  if (env.DASHBOARD_USERS === undefined) {
+    say(
+      'DASHBOARD_USERS is not set: the fraud desk has the demo users demo-viewer, demo-analyst and demo-admin ' +
+        '(token: <name>-token, e.g. demo-analyst-token)',
+    );
+  }
 };
 
 const urls = () => [
+  `  fraud desk     http://127.0.0.1:${dashboardPort}/   (sign in as demo-analyst / demo-analyst-token unless DASHBOARD_USERS is set)`,
   `  ingest API     http://127.0.0.1:${gatewayPort}/v1/events   (docs: http://127.0.0.1:${gatewayPort}/docs)`,
   `  ClickHouse     ${clickhouseUrl}   (database tradewatch; npm run query -- "SELECT ..." or clickhouse-client)`,
   `  Kafka          ${brokers.join(',')}   (topics ${eventsTopic}, ${alertsTopic}; e.g. kcat -C -b ${brokers[0]} -t ${alertsTopic} -X isolation.level=read_committed)`,
@@ -180,6 +195,7 @@ const up = async () => {
     say(`${spec.name}: started (pid ${child.pid}, log ${join(LOGS, `${spec.name}.log`)})`);
   }
   await waitFor('gateway', gatewayReady);
+  await waitFor('fraud desk', dashboardReady);
   say('up; stop with npm run down');
   for (const line of urls()) process.stdout.write(`${line}\n`);
 };
@@ -237,6 +253,7 @@ const start = async () => {
     });
   }
   await waitFor('gateway', gatewayReady);
+  await waitFor('fraud desk', dashboardReady);
   children.set(SIMULATOR.name, launch(SIMULATOR, false));
   say('running — Ctrl-C stops everything this command started');
   for (const line of urls()) process.stdout.write(`${line}\n`);
