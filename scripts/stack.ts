@@ -100,7 +100,9 @@ const createTopics = () =>
 const serviceEnv = (spec: ServiceSpec): NodeJS.ProcessEnv => ({
   ...env,
   TRADEWATCH_DEMO:
-    env.GATEWAY_TOKENS === undefined || env.DASHBOARD_USERS === undefined ? '1' : (env.TRADEWATCH_DEMO ?? '0'),
+    env.GATEWAY_TOKENS === undefined || env.DASHBOARD_USERS === undefined
+      ? '1'
+      : (env.TRADEWATCH_DEMO ?? '0'),
   ...spec.env,
 });
 
