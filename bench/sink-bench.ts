@@ -43,6 +43,7 @@ const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const names = {
   eventsTopic: `bench-sink.${suffix}.events`,
   alertsTopic: `bench-sink.${suffix}.alerts`,
+  labelsTopic: `bench-sink.${suffix}.labels`,
   deadLetterTopic: `bench-sink.${suffix}.dead-letters`,
   groupId: `bench-sink-${suffix}`,
   sinkDb: `bench_sink_${suffix}`,
@@ -54,6 +55,7 @@ const env = {
   ...process.env,
   EVENTS_TOPIC: names.eventsTopic,
   ALERTS_TOPIC: names.alertsTopic,
+  LABELS_TOPIC: names.labelsTopic,
   DEAD_LETTER_TOPIC: names.deadLetterTopic,
   SINK_GROUP_ID: names.groupId,
   CLICKHOUSE_DATABASE: names.sinkDb,
@@ -200,7 +202,9 @@ const cleanUp = async () => {
   const admin = kafka.admin();
   await admin.connect();
   await admin
-    .deleteTopics({ topics: [names.eventsTopic, names.alertsTopic, names.deadLetterTopic] })
+    .deleteTopics({
+      topics: [names.eventsTopic, names.alertsTopic, names.labelsTopic, names.deadLetterTopic],
+    })
     .catch(() => undefined);
   await admin.disconnect();
 };

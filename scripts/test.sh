@@ -8,6 +8,8 @@ bash scripts/bootstrap.sh || exit 1
 export PATH="$PWD/node_modules/.bin:$PATH"
 echo "tradewatch tests on node $(node --version)"
 bash infra/infra.sh up || { echo "test: the infrastructure did not start (see above)" >&2; exit 1; }
+# Debian's Chromium drives the fraud desk's browser tests.
+bash infra/infra.sh tools browser || { echo "test: chromium could not be installed (see above)" >&2; exit 1; }
 
 failed=()
 step() {
@@ -19,6 +21,7 @@ step() {
 step format prettier --check --log-level warn .
 step lint eslint --max-warnings 0 .
 step types tsc -p tsconfig.json --noEmit
+step types-web tsc -p services/dashboard/web/tsconfig.json
 # Test files run one at a time: integration tests share the 2-core machine with the broker.
 step tests node --test --test-concurrency=1 --test-timeout=600000 \
   'shared/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts'

@@ -27,6 +27,7 @@ const TOKEN = 'e2e-secret-token';
 const env: Record<string, string> = {
   EVENTS_TOPIC: `${id}.events`,
   ALERTS_TOPIC: `${id}.alerts`,
+  LABELS_TOPIC: `${id}.labels`,
   DEAD_LETTER_TOPIC: `${id}.dlq`,
   PROCESSOR_GROUP_ID: `${id}-processor`,
   SINK_GROUP_ID: `${id}-sink`,
@@ -66,6 +67,7 @@ after(async () => {
   await deleteTestTopics(kafka, [
     env.EVENTS_TOPIC!,
     env.ALERTS_TOPIC!,
+    env.LABELS_TOPIC!,
     env.DEAD_LETTER_TOPIC!,
     `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`,
   ]);
