@@ -89,7 +89,9 @@ test('ts: RFC 3339 or epoch ms, from 2000-01-01 to 24 h after the server clock',
 });
 
 test('ip: IPv4 or IPv6, normalised', () => {
-  assert.equal(valueOf({ ...login, ip: '::FFFF:1.2.3.4' }).ip, '::ffff:1.2.3.4');
+  assert.equal(valueOf({ ...login, ip: '::FFFF:1.2.3.4' }).ip, '1.2.3.4');
+  assert.equal(valueOf({ ...login, ip: '::ffff:203.0.113.10' }).ip, '203.0.113.10');
+  assert.equal(valueOf({ ...trade, ip: '::ffff:cb00:710a' }).ip, '203.0.113.10');
   assert.equal(valueOf({ ...login, ip: '0:0:0:0:0:0:0:1' }).ip, '::1');
   for (const bad of ['1.2.3', '256.1.1.1', '01.2.3.4', 'fe80::1%eth0', 'localhost', '1.2.3.4 ']) {
     assert.ok(

@@ -3,6 +3,10 @@
 // value): no table entry, so a million players' home IPs cost nothing beyond their 4 bytes.
 // Anything else (IPv6, 240.0.0.0/4, or any other text) is interned: code 0xF0000000 + table
 // index, kept for the life of the process and shared by the partitions of one process.
+// An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address: events are normalised so by
+// the event contract, and state written before that rule (its changelog) is read the same way.
+import { unmapIpv4 } from '@tradewatch/shared/ip';
+
 export const NO_IP = 0xffffffff;
 const INTERNED = 0xf0000000;
 const MAX_INTERNED = NO_IP - INTERNED; // exclusive
@@ -45,9 +49,11 @@ export class IpInterner {
   private readonly ips: string[] = [];
 
   /** The code of `ip`: its IPv4 value, or an interned id. */
-  intern(ip: string): number {
-    const v4 = parseCanonicalIpv4(ip);
+  intern(text: string): number {
+    const v4 = parseCanonicalIpv4(text);
     if (v4 >= 0) return v4;
+    const ip = unmapIpv4(text);
+    if (ip !== text) return this.intern(ip);
     let id = this.ids.get(ip);
     if (id === undefined) {
       id = this.ips.length;

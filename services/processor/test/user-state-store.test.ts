@@ -147,6 +147,11 @@ test('only canonical IPv4 text below 240.0.0.0 is coded by value; every code map
   for (const ip of [...IPS, '01.2.3.4', 'fe80::1']) assert.equal(ips.lookup(ips.intern(ip)), ip);
   assert.equal(ips.intern('::1'), ips.intern('::1'));
   assert.notEqual(ips.intern('250.1.2.3'), ips.intern('::1'));
+  // State written before IPv4-mapped addresses were normalised holds them as text: same IP.
+  assert.equal(ips.intern('::ffff:203.0.113.10'), ips.intern('203.0.113.10'));
+  assert.equal(ips.intern('::ffff:250.1.2.3'), ips.intern('250.1.2.3'));
+  assert.equal(ips.lookup(ips.intern('::ffff:10.0.0.1')), '10.0.0.1');
+  assert.notEqual(ips.intern('::ffff:0:102:304'), ips.intern('1.2.3.4'));
 });
 
 test('each changed user is reported once per takeDirty, across pages', () => {
