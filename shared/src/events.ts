@@ -14,7 +14,8 @@ const EventId = Type.String({
   minLength: 1,
   maxLength: 128,
   pattern: '^[A-Za-z0-9._:-]+$',
-  description: 'unique per event; the idempotency key',
+  description:
+    'unique per event across all game servers (prefix it with your server id, or use a UUID); the idempotency key',
 });
 // No C0/C1 control characters and no DEL.
 const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
@@ -22,17 +23,54 @@ const UserId = Type.String({
   minLength: 1,
   maxLength: 128,
   pattern: NO_CONTROL,
-  description: 'the Kafka key',
+  description: 'the player; the Kafka key (a player’s events stay in order)',
 });
-const Timestamp = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
-  description: 'RFC 3339 string or epoch milliseconds, between 2000-01-01 and 24 h after the server clock',
+// Titles, descriptions and examples are for the OpenAPI document; validation ignores them.
+const Timestamp = Type.Union(
+  [
+    Type.String({
+      maxLength: 64,
+      title: 'RFC 3339 timestamp',
+      description: 'date, time and offset (Z or ±hh:mm), optional fraction of a second',
+      examples: ['2026-11-25T12:00:00Z', '2026-11-25T13:00:00.250+01:00'],
+    }),
+    Type.Integer({
+      title: 'epoch milliseconds',
+      description: 'an integer number of milliseconds since 1970-01-01T00:00:00Z (not seconds)',
+      examples: [1795608000000],
+    }),
+  ],
+  {
+    description:
+      'when it happened: an RFC 3339 string or integer epoch milliseconds, between 2000-01-01 and 24 h after ' +
+      "the gateway's clock; stored as epoch milliseconds",
+  },
+);
+const IP_RULE =
+  'IPv4 or IPv6 (stored lower-case and compressed; an IPv4-mapped address such as ::ffff:203.0.113.10 is ' +
+  'stored as 203.0.113.10; no zone id)';
+const LoginIp = Type.String({
+  minLength: 2,
+  maxLength: 64,
+  description: `the session's IP, which the rule compares with the player's last 20 sessions: ${IP_RULE}`,
+  examples: ['203.0.113.7', '2001:db8::7'],
 });
-const Ip = Type.String({ minLength: 2, maxLength: 64, description: 'IPv4 or IPv6 address' });
-const Amount = Type.Number({ exclusiveMinimum: 0, maximum: MAX_AMOUNT });
-const ShortText = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: NO_CONTROL });
+const TradeIp = Type.String({
+  minLength: 2,
+  maxLength: 64,
+  description: `${IP_RULE}; archived, but not used by detection: a trade counts as made from its login session's IP`,
+});
+const Amount = Type.Number({
+  exclusiveMinimum: 0,
+  maximum: MAX_AMOUNT,
+  description:
+    'the value traded, > 0 and at most 1e12; compared with the median of the player’s last 20 trades',
+});
+const ShortText = (max: number, description?: string) =>
+  Type.String({ minLength: 1, maxLength: max, pattern: NO_CONTROL, ...(description ? { description } : {}) });
 
 export const LoginEventSchema = Type.Object(
-  { eventId: EventId, type: Type.Literal('login'), userId: UserId, ts: Timestamp, ip: Ip },
+  { eventId: EventId, type: Type.Literal('login'), userId: UserId, ts: Timestamp, ip: LoginIp },
   { additionalProperties: false, title: 'LoginEvent' },
 );
 
@@ -42,9 +80,9 @@ export const TradeEventSchema = Type.Object(
     type: Type.Literal('trade'),
     userId: UserId,
     ts: Timestamp,
-    ip: Type.Optional(Ip),
+    ip: Type.Optional(TradeIp),
     amount: Amount,
-    currency: Type.Optional(ShortText(16)),
+    currency: Type.Optional(ShortText(16, 'default "gold"')),
     itemId: Type.Optional(ShortText(128)),
     counterpartyId: Type.Optional(ShortText(128)),
   },
@@ -109,6 +147,39 @@ export const parseRfc3339 = (text: string): number | undefined => {
   return Number.isFinite(ms) ? ms : undefined;
 };
 
+const TS_EXPECTED =
+  'Expected an RFC 3339 timestamp (e.g. "2026-11-25T12:00:00Z") or integer epoch milliseconds';
+
+const tsShapeMessage = (ts: unknown): string => {
+  if (ts === undefined) return `Required property: ${TS_EXPECTED}`;
+  if (typeof ts === 'number' && Number.isFinite(ts) && !Number.isInteger(ts)) {
+    return `Expected integer epoch milliseconds, got a fraction (${ts}); or an RFC 3339 timestamp`;
+  }
+  return TS_EXPECTED;
+};
+
+/**
+ * The range error of an integer `ts`, with a hint when it is in range once read in another unit:
+ * epoch seconds (the usual mistake), microseconds or nanoseconds.
+ */
+const tsRangeMessage = (ts: number | string, now: number): string => {
+  const range = 'Expected a time between 2000-01-01T00:00:00Z and 24 hours after the server clock';
+  if (typeof ts !== 'number') return range;
+  const inRange = (ms: number) => ms >= MIN_TS && ms <= now + MAX_FUTURE_MS;
+  if (inRange(ts * 1000)) {
+    return `${range}: ${ts} looks like epoch seconds; send milliseconds (${ts * 1000})`;
+  }
+  for (const [unit, per] of [
+    ['microseconds', 1e3],
+    ['nanoseconds', 1e6],
+  ] as const) {
+    if (inRange(ts / per)) {
+      return `${range}: ${ts} looks like epoch ${unit}; send milliseconds (${Math.floor(ts / per)})`;
+    }
+  }
+  return range;
+};
+
 const schemaErrors = (
   compiled: { Errors(v: unknown): Iterable<{ path: string; message: string }> },
   raw: unknown,
@@ -143,15 +214,16 @@ export const validateIncomingEvent = (
   const ev = raw as IncomingEvent;
 
   let ts: number | undefined;
-  if (!errors.some((e) => e.path === '/ts')) {
+  const tsError = errors.findIndex((e) => e.path === '/ts');
+  if (tsError >= 0) {
+    // The schema's own message for the union is "Expected union value": say what ts may be.
+    errors[tsError] = { path: '/ts', message: tsShapeMessage((raw as { ts?: unknown }).ts) };
+  } else {
     ts = typeof ev.ts === 'number' ? ev.ts : parseRfc3339(ev.ts);
     if (ts === undefined) {
-      errors.push({ path: '/ts', message: 'Expected an RFC 3339 timestamp or integer epoch milliseconds' });
+      errors.push({ path: '/ts', message: TS_EXPECTED });
     } else if (ts < MIN_TS || ts > ctx.receivedAt + MAX_FUTURE_MS) {
-      errors.push({
-        path: '/ts',
-        message: 'Expected a time between 2000-01-01T00:00:00Z and 24 hours after the server clock',
-      });
+      errors.push({ path: '/ts', message: tsRangeMessage(ev.ts, ctx.receivedAt) });
     }
   }
   let ip: string | undefined;
