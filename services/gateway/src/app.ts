@@ -1,6 +1,7 @@
-// The HTTP API (SPEC §2), built from its dependencies and not listening: main.ts listens, tests
-// use app.inject(). Owns routing, authentication, body reading, error replies, request logging
-// and the OpenAPI document; what happens to accepted events is ingest.ts.
+// The HTTP API, built from its dependencies and not listening: main.ts listens, tests use
+// app.inject(). Owns routing, authentication, body reading, error replies and request logging;
+// what happens to accepted events is ingest.ts, where an event is event-status.ts, and what the
+// OpenAPI document says is openapi.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -11,13 +12,22 @@ import Fastify, {
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
-import { IncomingEventSchema } from '@tradewatch/shared/events';
 import type { Logger } from '@tradewatch/shared/logger';
 import { authenticate, type TokenEntry } from './auth.ts';
 import { HttpError, toHttpError } from './errors.ts';
+import { createEventStatusQuery } from './event-status.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import { isJsonMediaType, parseJsonBody } from './json-body.ts';
-import type { AcceptedLedger, EventPublisher, RateGate, ReadinessCheck } from './ports.ts';
+import { documentOptions, ingestSchema, statusSchema } from './openapi.ts';
+import type {
+  AcceptedLedger,
+  ArchiveLookup,
+  Caller,
+  EventPublisher,
+  PipelineProgress,
+  RateGate,
+  ReadinessCheck,
+} from './ports.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -25,6 +35,9 @@ export interface GatewayDeps {
   publisher: EventPublisher;
   ledger: AcceptedLedger;
   rateGate: RateGate;
+  /** Read by GET /v1/events/:eventId. */
+  progress: PipelineProgress;
+  archive: ArchiveLookup;
   readiness: readonly ReadinessCheck[];
   maxBodyBytes: number;
   maxEventsPerRequest: number;
@@ -33,36 +46,31 @@ export interface GatewayDeps {
   maxPendingEvents: number;
   /** Bound on each readiness check, ms. */
   readinessTimeoutMs?: number;
+  /** Bound on each question GET /v1/events/:eventId asks Kafka or ClickHouse, ms. */
+  statusTimeoutMs?: number;
+  /** The OpenAPI document's server URL. */
+  publicUrl?: string;
   now?: () => number;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
+    caller: Caller | undefined;
     gameServerId: string | undefined;
     eventCount: number | undefined;
   }
 }
 
-const ErrorBody = Type.Object(
-  { error: Type.String(), message: Type.String() },
-  { description: 'error: a stable code; message: for people' },
-);
-const RetryAfter = { 'retry-after': { type: 'integer', description: 'seconds to wait before retrying' } };
-const withRetryAfter = (description: string) => ({ ...ErrorBody, description, headers: RetryAfter });
+const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-const EventFieldErrorSchema = Type.Object({
-  index: Type.Integer({
-    minimum: 0,
-    description: 'position of the event in the request (0 for a single event)',
-  }),
-  path: Type.String({ description: 'JSON pointer into that event, e.g. /amount' }),
-  message: Type.String(),
-});
+/** The routes' response schemas document the replies (openapi.ts); replies are written as they are. */
+const serialize = (data: unknown): string => JSON.stringify(data);
 
 export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   const now = deps.now ?? Date.now;
   const readinessTimeoutMs = deps.readinessTimeoutMs ?? 2000;
   const ingest: Ingest = createIngest({ ...deps, now });
+  const status = createEventStatusQuery({ ...deps, timeoutMs: deps.statusTimeoutMs ?? 2000 });
   const httpLog: FastifyBaseLogger = deps.logger.child({ module: 'http' });
   const app = Fastify({
     loggerInstance: httpLog,
@@ -74,7 +82,10 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
     },
     return503OnClosing: true,
+    // Longer than any eventId (128), so that a bad one is refused by the route, in the API's words.
+    routerOptions: { maxParamLength: 256 },
   });
+  app.decorateRequest('caller', undefined);
   app.decorateRequest('gameServerId', undefined);
   app.decorateRequest('eventCount', undefined);
 
@@ -94,17 +105,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     }
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'tradewatch ingest API',
-        version: '1.0.0',
-        description: 'Game servers submit login and trade events; see README-api.md for the guarantees.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
+  await app.register(swagger, documentOptions(deps.publicUrl ?? 'http://127.0.0.1:8080'));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   // While closing, every reply ends its connection: a keep-alive socket that was busy when close
@@ -129,6 +130,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
       gameServerId: req.gameServerId,
+      sandbox: req.caller?.mode === 'sandbox' ? true : undefined,
       events: req.eventCount,
     };
     if (req.routeOptions.url === '/v1/events') req.log.info(fields, 'request completed');
@@ -144,6 +146,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     if (e.status === 401) void reply.header('www-authenticate', 'Bearer');
     const body: Record<string, unknown> = { error: e.code, message: e.message };
     if (e.details) body.details = e.details;
+    if (e.indexes) body.indexes = e.indexes;
     return reply.status(e.status).send(body);
   });
 
@@ -202,57 +205,35 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     },
   );
 
+  // Before the body is read: an unauthenticated client costs no parsing.
+  const authenticateRequest = (req: FastifyRequest): void => {
+    req.caller = authenticate(deps.tokens, req.headers.authorization);
+    if (req.caller === undefined) throw new HttpError('unauthorized', 'missing or unknown bearer token');
+    req.gameServerId = req.caller.gameServerId;
+  };
+
   app.post(
     '/v1/events',
     {
-      schema: {
-        summary: 'Submit one event or a batch of 1 to 1000 events',
-        description:
-          'All or nothing: a 202 means every event is in Kafka (acks=all); any other status means none of ' +
-          'this request was published by this call. Retry 503 and 429 with the same body after Retry-After.',
-        security: [{ bearer: [] }],
-        body: Type.Union([
-          IncomingEventSchema,
-          Type.Object(
-            { events: Type.Array(IncomingEventSchema, { minItems: 1, maxItems: deps.maxEventsPerRequest }) },
-            { additionalProperties: false, title: 'EventBatch' },
-          ),
-        ]),
-        response: {
-          202: Type.Object(
-            {
-              accepted: Type.Integer({ description: 'events published by this request' }),
-              duplicates: Type.Integer({
-                description: 'events whose eventId was already accepted; not published again',
-              }),
-            },
-            { description: 'every event of the request is durably in Kafka' },
-          ),
-          400: Type.Object(
-            {
-              error: Type.String(),
-              message: Type.String(),
-              details: Type.Optional(Type.Array(EventFieldErrorSchema)),
-            },
-            {
-              description: 'invalid_events (with details), malformed_json or invalid_body; nothing published',
-            },
-          ),
-          401: { ...ErrorBody, description: 'unauthorized: missing or unknown bearer token' },
-          413: { ...ErrorBody, description: 'body_too_large' },
-          415: { ...ErrorBody, description: 'unsupported_media_type' },
-          429: withRetryAfter('rate_limited: the game server exceeded its events per second'),
-          503: withRetryAfter('unavailable (Kafka or Redis) or in_progress (same eventId in flight); retry'),
-        },
-      },
+      schema: ingestSchema(deps.maxEventsPerRequest),
       // The body is validated by validateIncomingEvent, which reports each event's index.
       validatorCompiler: () => (value: unknown) => ({ value }),
+      serializerCompiler: () => serialize,
       onRequest: (req, _reply, done) => {
-        // Before the body is read: an unauthenticated client costs no parsing.
-        req.gameServerId = authenticate(deps.tokens, req.headers.authorization);
-        if (req.gameServerId === undefined)
-          done(new HttpError('unauthorized', 'missing or unknown bearer token'));
-        else done();
+        try {
+          authenticateRequest(req);
+          // Also before the body is read: a compressed body would otherwise fail as bad UTF-8.
+          const encoding = req.headers['content-encoding'];
+          if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+            throw new HttpError(
+              'unsupported_media_type',
+              `compressed bodies are not accepted (Content-Encoding: ${encoding.slice(0, 40)}); send identity-encoded JSON`,
+            );
+          }
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
       },
     },
     async (req, reply) => {
@@ -262,14 +243,42 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
           'send the body as Content-Type: application/json (UTF-8)',
         );
       }
-      const encoding = req.headers['content-encoding'];
-      if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-        throw new HttpError('unsupported_media_type', 'compressed bodies are not accepted');
-      }
       const rawEvents = eventsOf(req.body, deps.maxEventsPerRequest);
       req.eventCount = rawEvents.length;
-      const result = await ingest.accept(req.gameServerId!, rawEvents, req.log);
+      const result = await ingest.accept(req.caller!, rawEvents, req.log);
       return reply.status(202).send(result);
+    },
+  );
+
+  app.get<{ Params: { eventId: string } }>(
+    '/v1/events/:eventId',
+    {
+      schema: statusSchema,
+      // The id is checked here, to answer with the API's error shape.
+      validatorCompiler: () => (value: unknown) => ({ value }),
+      serializerCompiler: () => serialize,
+      onRequest: (req, _reply, done) => {
+        try {
+          authenticateRequest(req);
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
+      },
+    },
+    async (req) => {
+      const { eventId } = req.params;
+      if (!EVENT_ID.test(eventId)) {
+        throw new HttpError('invalid_event_id', 'an eventId is 1-128 characters of A-Z a-z 0-9 . _ : -');
+      }
+      const found = await status.lookup(req.caller!, eventId);
+      if (found === undefined) {
+        throw new HttpError(
+          'not_found',
+          `no accepted event ${eventId} of this game server in the idempotency window`,
+        );
+      }
+      return found;
     },
   );
 
@@ -286,7 +295,21 @@ const eventsOf = (body: unknown, max: number): unknown[] => {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError('invalid_body', 'the body must be one event object or {"events": [...]}');
   }
-  if (!Object.hasOwn(body, 'events')) return [body];
+  if (!Object.hasOwn(body, 'events')) {
+    // No field of an event is an array: an array in an object without a type is a misspelt
+    // batch ({"event": [...]}), better named as such than validated as one event without a type.
+    const arrays = Object.hasOwn(body, 'type')
+      ? []
+      : Object.entries(body).filter(([, v]) => Array.isArray(v));
+    if (arrays.length > 0) {
+      const names = arrays.map(([k]) => JSON.stringify(k.slice(0, 40))).slice(0, 5);
+      throw new HttpError(
+        'invalid_body',
+        `unexpected field ${names.join(', ')} (an array): a batch is {"events": [...]}`,
+      );
+    }
+    return [body];
+  }
   const { events, ...rest } = body as { events: unknown };
   const extra = Object.keys(rest);
   if (extra.length > 0) {

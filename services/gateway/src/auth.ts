@@ -1,18 +1,25 @@
 // Bearer-token authentication of game servers. Tokens are configured per server, in clear or as
 // sha256:<hex> (the hex SHA-256 of the token, so that the configuration need not hold it); both
 // are kept and compared as SHA-256 digests, in constant time, against every entry. A server may
-// have several tokens (rotation); one token may not belong to two servers. No token, and no
-// part of one, ever appears in an error message or a log. Pure: no I/O.
+// have several tokens (rotation); one token may not belong to two servers, nor be both a live and
+// a sandbox token. A token written `serverId:sandbox:<token>` is a sandbox token: its events are
+// validated and answered like live ones but never reach detection or the archive (ports.ts,
+// IngestMode). No token, and no part of one, ever appears in an error message or a log. Pure: no
+// I/O.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Caller } from './ports.ts';
 
 export interface TokenEntry {
   gameServerId: string;
+  sandbox: boolean;
   digest: Buffer;
 }
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
-/** Parses `serverId:token,serverId:sha256:<hex>,...`. */
+const SANDBOX = 'sandbox:';
+
+/** Parses `serverId:token,serverId:sha256:<hex>,serverId:sandbox:token,...`. */
 export const parseTokens = (text: string): TokenEntry[] => {
   const entries = text
     .split(',')
@@ -21,38 +28,47 @@ export const parseTokens = (text: string): TokenEntry[] => {
     .map((pair) => {
       const i = pair.indexOf(':');
       const gameServerId = pair.slice(0, i);
-      const secret = pair.slice(i + 1);
+      const rest = pair.slice(i + 1);
+      const sandbox = rest.startsWith(SANDBOX);
+      const secret = sandbox ? rest.slice(SANDBOX.length) : rest;
       if (i <= 0 || secret === '' || !/^[A-Za-z0-9._-]{1,64}$/.test(gameServerId)) {
         throw new Error(
-          'each entry must be serverId:token with a serverId of A-Z a-z 0-9 . _ - (at most 64)',
+          'each entry must be serverId:token or serverId:sandbox:token, with a serverId of A-Z a-z 0-9 . _ - (at most 64)',
         );
       }
       const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(secret);
-      return { gameServerId, digest: hashed ? Buffer.from(hashed[1]!, 'hex') : sha256(secret) };
+      return { gameServerId, sandbox, digest: hashed ? Buffer.from(hashed[1]!, 'hex') : sha256(secret) };
     });
   if (entries.length === 0) throw new Error('no tokens given');
-  const owners = new Map<string, string>();
+  const owners = new Map<string, TokenEntry>();
   for (const e of entries) {
     const hex = e.digest.toString('hex');
     const owner = owners.get(hex);
-    if (owner !== undefined && owner !== e.gameServerId) {
-      throw new Error(`servers ${owner} and ${e.gameServerId} have the same token`);
+    if (owner !== undefined && owner.gameServerId !== e.gameServerId) {
+      throw new Error(`servers ${owner.gameServerId} and ${e.gameServerId} have the same token`);
     }
-    owners.set(hex, e.gameServerId);
+    if (owner !== undefined && owner.sandbox !== e.sandbox) {
+      throw new Error(`server ${e.gameServerId} has the same token as a live and as a sandbox token`);
+    }
+    owners.set(hex, e);
   }
   return entries;
 };
 
-/** The game server a bearer token belongs to, or undefined. Every entry is compared. */
+/** Whether any token is a sandbox token (the gateway then needs its sandbox topic). */
+export const hasSandboxTokens = (tokens: readonly TokenEntry[]): boolean => tokens.some((t) => t.sandbox);
+
+/** Who a bearer token belongs to, or undefined. Every entry is compared. */
 export const authenticate = (
   tokens: readonly TokenEntry[],
   authorization: string | undefined,
-): string | undefined => {
+): Caller | undefined => {
   const m = authorization === undefined ? null : /^Bearer[ ]+(\S{1,512})$/i.exec(authorization);
   if (!m) return undefined;
   const digest = sha256(m[1]!);
-  let found: string | undefined;
-  for (const t of tokens)
-    if (timingSafeEqual(t.digest, digest) && found === undefined) found = t.gameServerId;
-  return found;
+  let found: TokenEntry | undefined;
+  for (const t of tokens) if (timingSafeEqual(t.digest, digest) && found === undefined) found = t;
+  return found === undefined
+    ? undefined
+    : { gameServerId: found.gameServerId, mode: found.sandbox ? 'sandbox' : 'live' };
 };

@@ -1,12 +1,24 @@
 // The gateway's configuration: every environment variable it reads, validated at start-up.
+import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
 import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
 import { parseTokens, type TokenEntry } from './auth.ts';
 
 export interface GatewayConfig {
   host: string;
   port: number;
+  /** The base URL integrators reach the gateway at: the OpenAPI document's `servers`. */
+  publicUrl: string;
   kafkaBrokers: string[];
   eventsTopic: string;
+  /** Where sandbox tokens' events go: a topic nothing processes or archives. */
+  sandboxTopic: string;
+  /** The status endpoint reads the alerts topic and the processors' and sink's groups. */
+  alertsTopic: string;
+  processorGroupId: string;
+  sinkGroupId: string;
+  clickhouse: { url: URL; username: string | undefined; password: string | undefined; database: string };
+  /** Bound on each question the status endpoint asks Kafka or ClickHouse, ms. */
+  statusTimeoutMs: number;
   redisUrl: string;
   /** Prefix of every Redis key the gateway writes (ledger and rate counters). */
   redisKeyPrefix: string;
@@ -25,7 +37,7 @@ export interface GatewayConfig {
 }
 
 /** The demo credential that only `npm start` and `npm run up` fall back to (TRADEWATCH_DEMO=1). */
-export const DEMO_TOKENS = 'demo:demo-token';
+export const DEMO_TOKENS = 'demo:demo-token,demo:sandbox:demo-sandbox-token';
 
 export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
   const r = new EnvReader(env);
@@ -57,11 +69,34 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
   if (maxPendingEvents < maxEventsPerRequest) {
     r.problem('GATEWAY_MAX_PENDING_EVENTS must be at least GATEWAY_MAX_EVENTS_PER_REQUEST');
   }
+  const host = r.string('GATEWAY_HOST', '127.0.0.1');
+  const port = r.int('GATEWAY_PORT', 8080, { min: 0, max: 65535 });
+  // A wildcard address is where the gateway listens, not where anyone reaches it.
+  const reachable =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const publicUrl = r.url('GATEWAY_PUBLIC_URL', `http://${reachable}:${port}`, ['http:', 'https:']);
+  const eventsTopic = r.string('EVENTS_TOPIC', 'game-events');
+  const database = r.string('CLICKHOUSE_DATABASE', 'tradewatch');
+  if (!isSqlIdentifier(database)) {
+    r.problem(`CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be letters, digits and _`);
+  }
   return r.finish('gateway', {
-    host: r.string('GATEWAY_HOST', '127.0.0.1'),
-    port: r.int('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
+    host,
+    port,
+    publicUrl: publicUrl.href.replace(/\/$/, ''),
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
-    eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
+    eventsTopic,
+    sandboxTopic: r.string('GATEWAY_SANDBOX_TOPIC', `tradewatch.sandbox.${eventsTopic}`),
+    alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+    processorGroupId: r.string('PROCESSOR_GROUP_ID', 'tradewatch-processor'),
+    sinkGroupId: r.string('SINK_GROUP_ID', 'tradewatch-sink'),
+    clickhouse: {
+      url: r.url('CLICKHOUSE_URL', 'http://127.0.0.1:8123', ['http:', 'https:']),
+      username: r.optionalString('CLICKHOUSE_USER'),
+      password: r.optionalString('CLICKHOUSE_PASSWORD'),
+      database,
+    },
+    statusTimeoutMs: r.int('GATEWAY_STATUS_TIMEOUT_MS', 2000, { min: 100, max: 60000 }),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']).toString(),
     redisKeyPrefix: r.string('GATEWAY_REDIS_KEY_PREFIX', 'tw:gateway:'),
     tokens,

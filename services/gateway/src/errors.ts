@@ -8,8 +8,10 @@ export const HTTP_ERRORS = {
   invalid_events: 400,
   malformed_json: 400,
   invalid_body: 400,
+  invalid_event_id: 400,
   unauthorized: 401,
   not_found: 404,
+  event_id_conflict: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -27,18 +29,21 @@ export interface EventFieldError extends FieldError {
 export class HttpError extends TradewatchError {
   readonly status: number;
   readonly details: EventFieldError[] | undefined;
+  /** For event_id_conflict: the indexes of the events in the request that reuse an eventId. */
+  readonly indexes: number[] | undefined;
   readonly retryAfterSec: number | undefined;
 
   constructor(
     code: HttpErrorCode,
     message: string,
-    extra: { details?: EventFieldError[]; retryAfterSec?: number; cause?: unknown } = {},
+    extra: { details?: EventFieldError[]; indexes?: number[]; retryAfterSec?: number; cause?: unknown } = {},
   ) {
     const status = HTTP_ERRORS[code];
     super(code, message, { cause: extra.cause, retriable: status === 429 || status === 503 });
     this.name = 'HttpError';
     this.status = status;
     this.details = extra.details;
+    this.indexes = extra.indexes;
     this.retryAfterSec = extra.retryAfterSec ?? (this.retriable ? 1 : undefined);
   }
 }

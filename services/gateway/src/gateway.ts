@@ -1,12 +1,21 @@
-// Wires the gateway from its configuration: Kafka producer and admin, Redis, the adapters of the
-// app's ports, and the app itself (not listening). main.ts and the integration tests both start
-// the gateway through here, so the tests exercise the production wiring.
+// Wires the gateway from its configuration: Kafka producer and admin, Redis, ClickHouse (read by
+// the status endpoint), the adapters of the app's ports, and the app itself (not listening).
+// main.ts and the integration tests both start the gateway through here, so the tests exercise
+// the production wiring.
 import type { FastifyInstance } from 'fastify';
-import { createIdempotentProducer, createKafka } from '@tradewatch/shared/kafka';
+import { createClickHouse } from '@tradewatch/shared/clickhouse';
+import {
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  partitionCount,
+} from '@tradewatch/shared/kafka';
 import type { Logger } from '@tradewatch/shared/logger';
 import { buildApp } from './app.ts';
+import { hasSandboxTokens } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import { RedisAcceptedLedger } from './idempotency.ts';
+import { createClickHouseArchive, createKafkaProgress } from './pipeline-progress.ts';
 import { createKafkaPublisher } from './publisher.ts';
 import { RedisRateGate } from './rate-limit.ts';
 import { createRedis } from './redis.ts';
@@ -16,6 +25,9 @@ export interface Gateway {
   /** Stops taking requests, finishes those in flight, flushes the producer, closes connections. */
   stop(): Promise<void>;
 }
+
+/** Sandbox events are for trying an integration: kept a week, then dropped. */
+const SANDBOX_RETENTION_MS = String(7 * 24 * 3600 * 1000);
 
 export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> => {
   const kafka = createKafka({
@@ -27,22 +39,49 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
   const producer = createIdempotentProducer(kafka);
   const admin = kafka.admin();
   const redis = createRedis({ url: config.redisUrl, logger: log });
+  const clickhouse = createClickHouse({
+    url: config.clickhouse.url,
+    username: config.clickhouse.username,
+    password: config.clickhouse.password,
+    requestTimeoutMs: config.statusTimeoutMs,
+    maxOpenConnections: 4,
+    application: 'tradewatch-gateway',
+  });
   const closeAll = async () => {
     await producer.disconnect();
     await admin.disconnect();
     await redis.quit().catch(() => redis.disconnect());
+    await clickhouse.close();
   };
   try {
     await Promise.all([producer.connect(), admin.connect(), redis.connect()]);
+    // Records name their partition (publisher.ts): the count is read once, here.
+    const partitions = await partitionCount(admin, config.eventsTopic);
+    if (hasSandboxTokens(config.tokens)) {
+      await ensureTopics(admin, [
+        { topic: config.sandboxTopic, partitions, config: { 'retention.ms': SANDBOX_RETENTION_MS } },
+      ]);
+    }
+    const ledger = new RedisAcceptedLedger(redis, config.idempotencyWindowSec, config.redisKeyPrefix);
     const app = await buildApp({
       logger: log,
       tokens: config.tokens,
       publisher: createKafkaPublisher(producer, {
-        topic: config.eventsTopic,
+        targets: {
+          live: { topic: config.eventsTopic, partitions },
+          sandbox: { topic: config.sandboxTopic, partitions },
+        },
         requestTimeoutMs: config.publishTimeoutMs,
       }),
-      ledger: new RedisAcceptedLedger(redis, config.idempotencyWindowSec, config.redisKeyPrefix),
+      ledger,
       rateGate: new RedisRateGate(redis, config.rateLimitEventsPerSec, config.redisKeyPrefix),
+      progress: createKafkaProgress(admin, {
+        eventsTopic: config.eventsTopic,
+        alertsTopic: config.alertsTopic,
+        processorGroupId: config.processorGroupId,
+        sinkGroupId: config.sinkGroupId,
+      }),
+      archive: createClickHouseArchive(clickhouse, config.clickhouse.database),
       readiness: [
         {
           name: 'kafka',
@@ -55,6 +94,8 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
       publishTimeoutMs: config.publishTimeoutMs,
       claimTtlMs: config.claimTtlMs,
       maxPendingEvents: config.maxPendingEvents,
+      statusTimeoutMs: config.statusTimeoutMs,
+      publicUrl: config.publicUrl,
     });
     return {
       app,

@@ -1,7 +1,10 @@
 // The accepted-events ledger in Redis: for each eventId, either a claim by the request that is
-// publishing it (value = that request's owner id, expiring after the claim TTL) or the mark
-// "accepted" (value "a", expiring after the idempotency window, 24 h by default). Keys are
-// shared by every gateway instance, so retries may land on any of them.
+// publishing it (value = that request's owner id, expiring after the claim TTL) or the record of
+// the accepted event (expiring after the idempotency window, 24 h by default): a fingerprint of
+// its content, which tells an exact retry (a duplicate) from an eventId reused for another event
+// (a conflict, 409), and where it is — game server, type, user, receivedAt, partition, offset —
+// for GET /v1/events/:eventId. Keys are shared by every gateway instance, so retries may land on
+// any of them. Sandbox events have keys of their own: a sandbox id never collides with a live one.
 //
 // Crash windows (a "retry" is the client sending the same eventIds again) and what covers each:
 //   1. Before the claim (validation, rate limit): nothing is recorded; a retry is a first try.
@@ -24,12 +27,43 @@
 //      for a retry after the idempotency window.
 //   6. Marked accepted, then a crash or a lost connection before the 202 reached the client: the
 //      retry finds every id accepted and is answered 202 with duplicates, publishing nothing.
-import type { AcceptedLedger, ClaimResult } from './ports.ts';
+//
+// Value formats: a claim is the owner id (a UUID); an accepted event is
+// `a:<fingerprint, 16 chars>:<l|t><receivedAt>,<partition>,<offset>,<gameServerId>,<userId>` with
+// the numbers in base 36 (userId last: it may hold commas); the bare `a` written by gateways
+// before this format still reads as accepted, without a record (no conflict check, no status).
+import { hash } from 'node:crypto';
+import type { GameEvent } from '@tradewatch/shared/events';
+import type { AcceptedLedger, AcceptedRecord, ClaimRequest, ClaimResult, IngestMode } from './ports.ts';
 import { redisUnavailable, type Redis } from './redis.ts';
 
-const ACCEPTED = 'a';
+const FINGERPRINT_CHARS = 16;
 
-// KEYS: one per eventId; ARGV[1] owner, ARGV[2] claim TTL ms. Returns 0 claimed, 1 accepted, 2 pending.
+/**
+ * A digest of everything that makes an event this event (all its normalised fields and the game
+ * server that sent it; not receivedAt, which differs per attempt): equal for an exact retry,
+ * whether ts was sent as text or epoch ms, different when any field differs. 96 bits of SHA-256:
+ * it guards against mistakes, not against a client forging its own events' fingerprints.
+ */
+export const eventFingerprint = (ev: GameEvent): string => {
+  const trade = ev.type === 'trade' ? ev : undefined;
+  const content = JSON.stringify([
+    ev.eventId,
+    ev.type,
+    ev.userId,
+    ev.ts,
+    ev.ip ?? null,
+    trade?.amount ?? null,
+    trade?.currency ?? null,
+    trade?.itemId ?? null,
+    trade?.counterpartyId ?? null,
+    ev.gameServerId,
+  ]);
+  return hash('sha256', content, 'base64url').slice(0, FINGERPRINT_CHARS);
+};
+
+// KEYS: one per eventId; ARGV[1] owner, ARGV[2] claim TTL ms, ARGV[2 + i] fingerprint of KEYS[i].
+// Returns per key 0 claimed, 1 accepted, 2 pending, 3 conflict.
 const CLAIM = `
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -37,8 +71,10 @@ for i, key in ipairs(KEYS) do
   if not v then
     redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
     out[i] = 0
-  elseif v == '${ACCEPTED}' then
+  elseif v == 'a' then
     out[i] = 1
+  elseif string.sub(v, 1, 2) == 'a:' then
+    if string.sub(v, 3, ${2 + FINGERPRINT_CHARS}) == ARGV[i + 2] then out[i] = 1 else out[i] = 3 end
   elseif v == ARGV[1] then
     out[i] = 0
   else
@@ -54,62 +90,140 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
-// KEYS: one per eventId; ARGV[1] window s. One command instead of one SET per id.
+// KEYS: one per eventId; ARGV[1] window s, ARGV[1 + i] the record of KEYS[i]. One command per request.
 const MARK = `
-for _, key in ipairs(KEYS) do redis.call('SET', key, '${ACCEPTED}', 'EX', ARGV[1]) end
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
 return 0`;
 
-const RESULTS: readonly ClaimResult[] = ['claimed', 'accepted', 'pending'];
+// KEYS[1] mark key; ARGV[1] mark, ARGV[2] window s. Keeps the first mark and returns the kept one.
+const KEEP_MARK = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
+return redis.call('GET', KEYS[1])`;
+
+const RESULTS: readonly ClaimResult[] = ['claimed', 'accepted', 'pending', 'conflict'];
 
 interface LedgerCommands {
   twClaim(...args: (string | number)[]): Promise<number[]>;
   twRelease(...args: string[]): Promise<unknown>;
   twMark(...args: (string | number)[]): Promise<unknown>;
+  twKeepMark(key: string, mark: number, windowSec: number): Promise<string | null>;
 }
+
+const encodeRecord = (r: AcceptedRecord): string =>
+  `a:${r.fingerprint}:${r.type === 'login' ? 'l' : 't'}${r.receivedAt.toString(36)},${r.partition.toString(36)},` +
+  `${r.offset.toString(36)},${r.gameServerId},${r.userId}`;
+
+const RECORD = /^a:([A-Za-z0-9_-]{16}):([lt])([0-9a-z]+),([0-9a-z]+),([0-9a-z]+),([^,]+),(.+)$/s;
+
+const decodeRecord = (eventId: string, value: string): AcceptedRecord | undefined => {
+  const m = RECORD.exec(value);
+  if (m === null) return undefined;
+  return {
+    eventId,
+    fingerprint: m[1]!,
+    gameServerId: m[6]!,
+    type: m[2] === 'l' ? 'login' : 'trade',
+    userId: m[7]!,
+    receivedAt: parseInt(m[3]!, 36),
+    partition: parseInt(m[4]!, 36),
+    offset: parseInt(m[5]!, 36),
+  };
+};
 
 export class RedisAcceptedLedger implements AcceptedLedger {
   private readonly redis: Redis & LedgerCommands;
   private readonly windowSec: number;
-  private readonly prefix: string;
+  private readonly prefixes: Readonly<Record<IngestMode, string>>;
+  private readonly markPrefixes: Readonly<Record<IngestMode, string>>;
 
   constructor(redis: Redis, windowSec: number, keyPrefix: string) {
     redis.defineCommand('twClaim', { lua: CLAIM });
     redis.defineCommand('twRelease', { lua: RELEASE });
     redis.defineCommand('twMark', { lua: MARK });
+    redis.defineCommand('twKeepMark', { lua: KEEP_MARK, numberOfKeys: 1 });
     this.redis = redis as Redis & LedgerCommands;
     this.windowSec = windowSec;
-    this.prefix = `${keyPrefix}event:`;
+    this.prefixes = { live: `${keyPrefix}event:`, sandbox: `${keyPrefix}sandbox:event:` };
+    this.markPrefixes = { live: `${keyPrefix}mark:`, sandbox: `${keyPrefix}sandbox:mark:` };
   }
 
-  private keys(eventIds: readonly string[]): string[] {
-    return eventIds.map((id) => this.prefix + id);
+  private keys(mode: IngestMode, eventIds: readonly string[]): string[] {
+    const prefix = this.prefixes[mode];
+    return eventIds.map((id) => prefix + id);
   }
 
-  async claim(eventIds: readonly string[], owner: string, ttlMs: number): Promise<ClaimResult[]> {
-    if (eventIds.length === 0) return [];
+  async claim(
+    mode: IngestMode,
+    requests: readonly ClaimRequest[],
+    owner: string,
+    ttlMs: number,
+  ): Promise<ClaimResult[]> {
+    if (requests.length === 0) return [];
+    const keys = this.keys(
+      mode,
+      requests.map((r) => r.eventId),
+    );
     try {
-      const codes = await this.redis.twClaim(eventIds.length, ...this.keys(eventIds), owner, ttlMs);
+      const codes = await this.redis.twClaim(
+        keys.length,
+        ...keys,
+        owner,
+        ttlMs,
+        ...requests.map((r) => r.fingerprint),
+      );
       return codes.map((c) => RESULTS[c] ?? 'pending');
     } catch (err) {
       throw redisUnavailable(err);
     }
   }
 
-  async markAccepted(eventIds: readonly string[]): Promise<void> {
-    if (eventIds.length === 0) return;
+  async markAccepted(mode: IngestMode, records: readonly AcceptedRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const keys = this.keys(
+      mode,
+      records.map((r) => r.eventId),
+    );
     try {
-      await this.redis.twMark(eventIds.length, ...this.keys(eventIds), this.windowSec);
+      await this.redis.twMark(keys.length, ...keys, this.windowSec, ...records.map(encodeRecord));
     } catch (err) {
       throw redisUnavailable(err);
     }
   }
 
-  async release(eventIds: readonly string[], owner: string): Promise<void> {
+  async release(mode: IngestMode, eventIds: readonly string[], owner: string): Promise<void> {
     if (eventIds.length === 0) return;
     try {
-      await this.redis.twRelease(String(eventIds.length), ...this.keys(eventIds), owner);
+      await this.redis.twRelease(String(eventIds.length), ...this.keys(mode, eventIds), owner);
     } catch (err) {
       throw redisUnavailable(err);
     }
+  }
+
+  async lookup(mode: IngestMode, eventId: string): Promise<AcceptedRecord | undefined> {
+    let value: string | null;
+    try {
+      value = await this.redis.get(this.prefixes[mode] + eventId);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+    return value === null ? undefined : decodeRecord(eventId, value);
+  }
+
+  async alertsMarkOnce(mode: IngestMode, eventId: string, take: () => Promise<number>): Promise<number> {
+    const key = this.markPrefixes[mode] + eventId;
+    let kept: string | null;
+    try {
+      kept = await this.redis.get(key);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+    if (kept !== null) return Number(kept);
+    const mark = await take();
+    try {
+      kept = await this.redis.twKeepMark(key, mark, this.windowSec);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+    return kept === null ? mark : Number(kept);
   }
 }

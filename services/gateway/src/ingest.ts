@@ -1,10 +1,20 @@
-// Accepting a request's events: validate all, take the rate budget, claim the eventIds, publish
-// the new ones within a deadline, record them as accepted. No HTTP here; app.ts maps the
-// outcome to a reply. The crash windows each step covers are listed in idempotency.ts.
+// Accepting a request's events: validate all, take the rate budget, claim the eventIds (refusing
+// an eventId reused with other content), publish the new ones within a deadline, record them as
+// accepted with where Kafka wrote them. No HTTP here; app.ts maps the outcome to a reply. The
+// crash windows each step covers are listed in idempotency.ts.
 import { randomUUID } from 'node:crypto';
 import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
 import { HttpError, type EventFieldError } from './errors.ts';
-import type { AcceptedLedger, EventPublisher, RateGate } from './ports.ts';
+import { eventFingerprint } from './idempotency.ts';
+import type {
+  AcceptedLedger,
+  AcceptedRecord,
+  Caller,
+  EventPosition,
+  EventPublisher,
+  IngestMode,
+  RateGate,
+} from './ports.ts';
 
 export interface IngestDeps {
   publisher: EventPublisher;
@@ -74,8 +84,29 @@ const validateAll = (
   return events;
 };
 
+/**
+ * The indexes of the events that reuse an eventId for other content: later occurrences in the
+ * request that differ from the first, and every occurrence matching a first one the ledger has
+ * already accepted with other content.
+ */
+const conflictingIndexes = (
+  events: readonly GameEvent[],
+  fingerprints: readonly string[],
+  ledgerConflicts: ReadonlySet<string>,
+): number[] => {
+  const firstFingerprint = new Map<string, string>();
+  const indexes: number[] = [];
+  events.forEach((ev, i) => {
+    const first = firstFingerprint.get(ev.eventId);
+    if (first === undefined) firstFingerprint.set(ev.eventId, fingerprints[i]!);
+    const fp = first ?? fingerprints[i]!;
+    if (fp !== fingerprints[i] || ledgerConflicts.has(ev.eventId)) indexes.push(i);
+  });
+  return indexes;
+};
+
 export interface Ingest {
-  accept(gameServerId: string, rawEvents: readonly unknown[], log: RequestLog): Promise<IngestResult>;
+  accept(caller: Caller, rawEvents: readonly unknown[], log: RequestLog): Promise<IngestResult>;
   /** Events handed to Kafka and not yet acknowledged or failed, including those of timed-out requests. */
   pendingEvents(): number;
   /** Waits until every publish that outlived its request has settled and been recorded. */
@@ -86,23 +117,45 @@ export const createIngest = (deps: IngestDeps): Ingest => {
   let pending = 0;
   const outliving = new Set<Promise<void>>();
 
-  const publishWithinDeadline = async (fresh: GameEvent[], owner: string, log: RequestLog): Promise<void> => {
+  const toRecords = (
+    fresh: readonly GameEvent[],
+    fingerprints: readonly string[],
+    positions: EventPosition[],
+  ) =>
+    fresh.map((ev, i): AcceptedRecord => ({
+      eventId: ev.eventId,
+      fingerprint: fingerprints[i]!,
+      gameServerId: ev.gameServerId,
+      type: ev.type,
+      userId: ev.userId,
+      receivedAt: ev.receivedAt,
+      partition: positions[i]!.partition,
+      offset: positions[i]!.offset,
+    }));
+
+  const publishWithinDeadline = async (
+    mode: IngestMode,
+    fresh: GameEvent[],
+    fingerprints: string[],
+    owner: string,
+    log: RequestLog,
+  ): Promise<EventPosition[]> => {
     const ids = fresh.map((e) => e.eventId);
     pending += fresh.length;
-    const send = deps.publisher.publish(fresh).finally(() => {
+    const send = deps.publisher.publish(fresh, mode).finally(() => {
       pending -= fresh.length;
     });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), deps.publishTimeoutMs);
     });
-    let outcome: 'ok' | 'timeout';
+    let outcome: EventPosition[] | 'timeout';
     try {
-      outcome = await Promise.race([send.then(() => 'ok' as const), deadline]);
+      outcome = await Promise.race([send, deadline]);
     } catch (err) {
       // Nothing was acknowledged: free the ids for the client's retry.
       await deps.ledger
-        .release(ids, owner)
+        .release(mode, ids, owner)
         .catch((e: unknown) => log.warn({ err: e }, 'could not release claims'));
       throw err;
     } finally {
@@ -112,8 +165,8 @@ export const createIngest = (deps: IngestDeps): Ingest => {
       // The send goes on. If Kafka acknowledges it late, record the ids so that the client's
       // retry is answered as duplicates; if it fails, free them for the retry.
       const settle = send.then(
-        () => deps.ledger.markAccepted(ids),
-        () => deps.ledger.release(ids, owner),
+        (positions) => deps.ledger.markAccepted(mode, toRecords(fresh, fingerprints, positions)),
+        () => deps.ledger.release(mode, ids, owner),
       );
       const tracked = settle
         .catch((err: unknown) => log.warn({ err }, 'could not record the outcome of a late publish'))
@@ -124,6 +177,7 @@ export const createIngest = (deps: IngestDeps): Ingest => {
         `Kafka did not acknowledge within ${deps.publishTimeoutMs} ms; retry`,
       );
     }
+    return outcome;
   };
 
   return {
@@ -132,10 +186,15 @@ export const createIngest = (deps: IngestDeps): Ingest => {
       while (outliving.size > 0) await Promise.allSettled([...outliving]);
     },
 
-    async accept(gameServerId, rawEvents, log) {
+    async accept(caller, rawEvents, log) {
+      const { gameServerId, mode } = caller;
       const events = validateAll(rawEvents, gameServerId, deps.now());
 
-      const rate = await deps.rateGate.take(gameServerId, events.length);
+      // A sandbox token has a budget of its own: testing an integration cannot starve live traffic.
+      const rate = await deps.rateGate.take(
+        mode === 'live' ? gameServerId : `${gameServerId}:sandbox`,
+        events.length,
+      );
       if (!rate.allowed) {
         throw new HttpError('rate_limited', 'rate limit of this game server exceeded', {
           retryAfterSec: rate.retryAfterSec,
@@ -143,22 +202,43 @@ export const createIngest = (deps: IngestDeps): Ingest => {
       }
 
       // The first occurrence of an eventId in the request is the one that counts.
-      const firstOf = new Map<string, GameEvent>();
-      for (const ev of events) if (!firstOf.has(ev.eventId)) firstOf.set(ev.eventId, ev);
-      const unique = [...firstOf.values()];
-      if (pending + unique.length > deps.maxPendingEvents) {
+      const fingerprints = events.map(eventFingerprint);
+      const firstOf = new Map<string, number>();
+      events.forEach((ev, i) => {
+        if (!firstOf.has(ev.eventId)) firstOf.set(ev.eventId, i);
+      });
+      const uniqueAt = [...firstOf.values()];
+      if (pending + uniqueAt.length > deps.maxPendingEvents) {
         throw new HttpError('unavailable', 'too many events waiting for Kafka; retry shortly');
       }
 
       const owner = randomUUID();
-      const ids = unique.map((e) => e.eventId);
-      const claims = await deps.ledger.claim(ids, owner, deps.claimTtlMs);
-      const fresh = unique.filter((_, i) => claims[i] === 'claimed');
-      if (claims.includes('pending')) {
+      const claims = await deps.ledger.claim(
+        mode,
+        uniqueAt.map((i) => ({ eventId: events[i]!.eventId, fingerprint: fingerprints[i]! })),
+        owner,
+        deps.claimTtlMs,
+      );
+      const freshAt = uniqueAt.filter((_, k) => claims[k] === 'claimed');
+      const fresh = freshAt.map((i) => events[i]!);
+      const ledgerConflicts = new Set(
+        uniqueAt.filter((_, k) => claims[k] === 'conflict').map((i) => events[i]!.eventId),
+      );
+      const conflicts = conflictingIndexes(events, fingerprints, ledgerConflicts);
+      if (conflicts.length > 0 || claims.includes('pending')) {
         await deps.ledger.release(
+          mode,
           fresh.map((e) => e.eventId),
           owner,
         );
+        if (conflicts.length > 0) {
+          throw new HttpError(
+            'event_id_conflict',
+            `${conflicts.length} event(s) reuse an eventId already accepted (or earlier in this request) ` +
+              'with different content; nothing was published',
+            { indexes: conflicts },
+          );
+        }
         throw new HttpError(
           'in_progress',
           'some of these events are being published by another request; retry',
@@ -166,11 +246,12 @@ export const createIngest = (deps: IngestDeps): Ingest => {
       }
 
       if (fresh.length > 0) {
-        await publishWithinDeadline(fresh, owner, log);
+        const freshFingerprints = freshAt.map((i) => fingerprints[i]!);
+        const positions = await publishWithinDeadline(mode, fresh, freshFingerprints, owner, log);
         // Kafka has the events: the reply is 202 even if Redis fails now. The claims then expire
         // after claimTtlMs, and a later retry republishes; consumers drop the copy by eventId.
         await deps.ledger
-          .markAccepted(fresh.map((e) => e.eventId))
+          .markAccepted(mode, toRecords(fresh, freshFingerprints, positions))
           .catch((err: unknown) =>
             log.warn({ err, events: fresh.length }, 'published, but could not record as accepted'),
           );

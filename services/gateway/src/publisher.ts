@@ -1,18 +1,30 @@
-// Publishes validated events to `game-events`, keyed by userId, and resolves each request's
-// promise once Kafka acknowledged its events from all in-sync replicas (acks=all, idempotent
-// producer).
+// Publishes validated events to `game-events` (or, for a sandbox token, to the sandbox topic),
+// keyed by userId, and resolves each request's promise once Kafka acknowledged its events from
+// all in-sync replicas (acks=all, idempotent producer), with the partition and offset of each.
 //
 // kafkajs' idempotent producer sends one request per broker at a time, so sends are made one
 // after another: while one is in flight, the events of the requests that arrive meanwhile wait,
 // in arrival order, and go together in the next send. Under load this batches many small HTTP
 // requests into one Kafka request; when idle, a request is sent at once. The order of a user's
 // events is the order in which requests arrived, within a request and across them.
+//
+// Offsets: each record names its partition (Kafka's keyed partitioner, partitioner.ts, over the
+// partition count read at start-up), and one send writes one record batch per partition, in the
+// order given, whose base offset the broker returns: the n-th record of a partition in a send is
+// at base + n. A topic that gains partitions keeps its users where they were until a restart.
 import { encodeEvent } from '@tradewatch/shared/events';
 import { classifyKafkaError, type Message, type Producer } from '@tradewatch/shared/kafka';
-import type { EventPublisher } from './ports.ts';
+import { partitionForKey } from '@tradewatch/shared/partitioner';
+import { TradewatchError } from '@tradewatch/shared/errors';
+import type { EventPosition, EventPublisher, IngestMode } from './ports.ts';
+
+export interface PublishTarget {
+  topic: string;
+  partitions: number;
+}
 
 export interface KafkaPublisherOptions {
-  topic: string;
+  targets: Readonly<Record<IngestMode, PublishTarget>>;
   /** Timeout of one produce request at the broker, ms. */
   requestTimeoutMs: number;
   /**
@@ -23,12 +35,25 @@ export interface KafkaPublisherOptions {
   maxSendBytes?: number;
 }
 
+/** The header that marks a record as a sandbox event, beside its topic. */
+export const SANDBOX_HEADER = 'tw-sandbox';
+
 interface Waiting {
   /** Sends of this request still outstanding; it resolves when they reach 0. */
   parts: number;
   failed: boolean;
-  resolve: () => void;
+  positions: EventPosition[];
+  resolve: (positions: EventPosition[]) => void;
   reject: (err: unknown) => void;
+}
+
+interface Chunk {
+  request: Waiting;
+  mode: IngestMode;
+  messages: Message[];
+  /** Index in the request of the chunk's first event. */
+  first: number;
+  bytes: number;
 }
 
 /** Record overhead beyond key and value (headers, lengths, offsets), generously rounded up. */
@@ -36,34 +61,53 @@ const RECORD_OVERHEAD = 64;
 
 export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOptions): EventPublisher => {
   const maxSendBytes = opts.maxSendBytes ?? 768 * 1024;
-  const queue: { request: Waiting; messages: Message[]; bytes: number }[] = [];
+  const queue: Chunk[] = [];
   let sending = false;
+
+  /** Fills in the positions of the chunks' events from the base offset of each partition. */
+  const place = (chunks: readonly Chunk[], bases: ReadonlyMap<number, number>): void => {
+    const next = new Map<number, number>();
+    for (const c of chunks) {
+      c.messages.forEach((m, i) => {
+        const partition = m.partition!;
+        const base = bases.get(partition);
+        if (base === undefined) {
+          throw new TradewatchError('KAFKA_ERROR', `no offset returned for partition ${partition}`);
+        }
+        const n = next.get(partition) ?? 0;
+        next.set(partition, n + 1);
+        c.request.positions[c.first + i] = { partition, offset: base + n };
+      });
+    }
+  };
 
   const sendLoop = async (): Promise<void> => {
     sending = true;
     while (queue.length > 0) {
-      // Take whole queued chunks, in order, up to the byte bound (at least one chunk). The rest of
-      // a request whose earlier part failed is not sent: it has been answered already.
+      // Take whole queued chunks of one topic, in order, up to the byte bound (at least one
+      // chunk). The rest of a request whose earlier part failed is not sent: it has been
+      // answered already.
       const first = queue.shift()!;
       if (first.request.failed) continue;
       const chunks = [first];
-      let bytes = chunks[0]!.bytes;
-      while (queue.length > 0 && bytes + queue[0]!.bytes <= maxSendBytes) {
+      let bytes = first.bytes;
+      while (queue.length > 0 && queue[0]!.mode === first.mode && bytes + queue[0]!.bytes <= maxSendBytes) {
         const next = queue.shift()!;
         if (next.request.failed) continue;
         bytes += next.bytes;
         chunks.push(next);
       }
       try {
-        await producer.send({
-          topic: opts.topic,
+        const written = await producer.send({
+          topic: opts.targets[first.mode].topic,
           acks: -1,
           timeout: opts.requestTimeoutMs,
-          messages: chunks.length === 1 ? chunks[0]!.messages : chunks.flatMap((c) => c.messages),
+          messages: chunks.length === 1 ? first.messages : chunks.flatMap((c) => c.messages),
         });
+        place(chunks, new Map(written.map((w) => [w.partition, Number(w.baseOffset)])));
         for (const { request } of chunks) {
           request.parts -= 1;
-          if (request.parts === 0 && !request.failed) request.resolve();
+          if (request.parts === 0 && !request.failed) request.resolve(request.positions);
         }
       } catch (err) {
         const e = classifyKafkaError(err);
@@ -77,15 +121,21 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
   };
 
   return {
-    publish(events) {
-      if (events.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const request: Waiting = { parts: 0, failed: false, resolve, reject };
+    topic: (mode) => opts.targets[mode].topic,
+
+    publish(events, mode) {
+      if (events.length === 0) return Promise.resolve([]);
+      const { partitions } = opts.targets[mode];
+      const headers = mode === 'sandbox' ? { [SANDBOX_HEADER]: '1' } : undefined;
+      return new Promise<EventPosition[]>((resolve, reject) => {
+        const request: Waiting = { parts: 0, failed: false, positions: [], resolve, reject };
         let chunk: Message[] = [];
         let chunkBytes = 0;
+        let first = 0;
         const flushChunk = () => {
-          queue.push({ request, messages: chunk, bytes: chunkBytes });
+          queue.push({ request, mode, messages: chunk, first, bytes: chunkBytes });
           request.parts += 1;
+          first += chunk.length;
           chunk = [];
           chunkBytes = 0;
         };
@@ -93,7 +143,13 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
           const value = encodeEvent(ev);
           const size = Buffer.byteLength(value) + Buffer.byteLength(ev.userId) + RECORD_OVERHEAD;
           if (chunk.length > 0 && chunkBytes + size > maxSendBytes) flushChunk();
-          chunk.push({ key: ev.userId, value });
+          const message: Message = {
+            key: ev.userId,
+            value,
+            partition: partitionForKey(ev.userId, partitions),
+          };
+          if (headers !== undefined) message.headers = headers;
+          chunk.push(message);
           chunkBytes += size;
         }
         flushChunk();

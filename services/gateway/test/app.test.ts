@@ -1,6 +1,7 @@
 // Every outcome of SPEC §2, through app.inject() with in-memory ports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import {
   AUTH,
@@ -69,6 +70,68 @@ test('202 with duplicates: a retried request publishes nothing again; repeats in
   );
 });
 
+test('409 event_id_conflict: an accepted eventId reused with other content names the indexes; nothing is published', async () => {
+  const { app, publisher } = await buildTestApp();
+  assert.equal((await app.inject(post({ events: [trade(1), login(1)] }))).statusCode, 202);
+  for (const changed of [
+    trade(1, { amount: 11 }),
+    trade(1, { userId: 'user-2' }),
+    { ...login(1), eventId: 'trade-1' },
+    trade(1, { itemId: 'sword' }),
+  ]) {
+    const res = await app.inject(post({ events: [trade(2), changed, trade(3)] }));
+    assert.equal(res.statusCode, 409, JSON.stringify(changed));
+    const body = res.json<{ error: string; message: string; indexes: number[] }>();
+    assert.equal(body.error, 'event_id_conflict');
+    assert.deepEqual(body.indexes, [1]);
+    assert.match(body.message, /nothing was published/);
+  }
+  assert.deepEqual(
+    publisher.published.map((e) => e.eventId),
+    ['trade-1', 'login-1'],
+    'nothing of a conflicting request is published',
+  );
+  // Its other events were not left claimed: they go through once the conflict is fixed.
+  const fixed = await app.inject(post({ events: [trade(2), trade(1), trade(3)] }));
+  assert.deepEqual([fixed.statusCode, fixed.json()], [202, { accepted: 2, duplicates: 1 }]);
+});
+
+test('409 within one request; an exact retry stays a 202 duplicate, ts as text or epoch ms alike', async () => {
+  const { app, publisher } = await buildTestApp();
+  const inRequest = await app.inject(
+    post({ events: [trade(1), trade(2), trade(1, { amount: 99 }), trade(1)] }),
+  );
+  assert.equal(inRequest.statusCode, 409);
+  assert.deepEqual(inRequest.json<{ indexes: number[] }>().indexes, [2]);
+  assert.equal(publisher.calls, 0);
+
+  const first = await app.inject(post(login(1, { ts: '2026-11-25T12:00:00Z', ip: '::ffff:203.0.113.7' })));
+  assert.deepEqual(first.json(), { accepted: 1, duplicates: 0 });
+  // The same event, written differently: ts in epoch ms, the IP in its IPv4 form.
+  const same = await app.inject(post(login(1, { ts: NOW, ip: '203.0.113.7' })));
+  assert.deepEqual([same.statusCode, same.json()], [202, { accepted: 0, duplicates: 1 }]);
+  const other = await app.inject(post(login(1, { ts: NOW + 1 })));
+  assert.equal(other.statusCode, 409);
+});
+
+test('409 when another game server reuses an eventId; the status of it stays with its owner', async () => {
+  const { app } = await buildTestApp();
+  assert.equal((await app.inject(post(trade(1)))).statusCode, 202);
+  const other = { authorization: `Bearer ${TOKEN_B}`, 'content-type': 'application/json' };
+  const res = await app.inject(post(trade(1), other));
+  assert.equal(res.statusCode, 409);
+  const lookup = await app.inject({ method: 'GET', url: '/v1/events/trade-1', headers: other });
+  assert.equal(lookup.statusCode, 404);
+});
+
+test('202 duplicates: an id accepted by a gateway that kept no record is a duplicate, never a conflict', async () => {
+  const { app, ledger, publisher } = await buildTestApp();
+  ledger.acceptWithoutRecord('trade-1');
+  const res = await app.inject(post(trade(1, { amount: 12345 })));
+  assert.deepEqual([res.statusCode, res.json()], [202, { accepted: 0, duplicates: 1 }]);
+  assert.equal(publisher.calls, 0);
+});
+
 test('400 invalid_events: each problem names the event index and JSON path; nothing is published', async () => {
   const { app, publisher, ledger } = await buildTestApp();
   const events: Record<string, unknown>[] = Array.from({ length: 1000 }, (_, i) => trade(i));
@@ -101,6 +164,7 @@ test('400 malformed_json and invalid_body', async () => {
     ['{"events": {}}', 'invalid_body'],
     ['{"events": []}', 'invalid_body'],
     [JSON.stringify({ events: [trade(1)], gameServerId: 'spoofed' }), 'invalid_body'],
+    [JSON.stringify({ event: [trade(1)] }), 'invalid_body'],
   ];
   for (const [payload, error] of cases) {
     const res = await app.inject(post(payload));
@@ -108,6 +172,12 @@ test('400 malformed_json and invalid_body', async () => {
     assert.equal(res.json<{ error: string }>().error, error, payload);
     assert.equal(typeof res.json<{ message: string }>().message, 'string');
   }
+  // The batch wrapper misspelt: said so, not validated as one event without a type.
+  const typo = await app.inject(post({ event: [trade(1), trade(2)] }));
+  assert.equal(
+    typo.json<{ message: string }>().message,
+    'unexpected field "event" (an array): a batch is {"events": [...]}',
+  );
   const bytes = Buffer.from('{"eventId":"x\xff"}', 'latin1');
   const res = await app.inject({ ...post(''), payload: bytes });
   assert.equal(res.statusCode, 400);
@@ -145,6 +215,33 @@ test('415: only application/json in UTF-8, uncompressed', async () => {
   assert.equal(noType.statusCode, 415);
   const gz = await app.inject(post(body, { ...JSON_HEADERS, 'content-encoding': 'gzip' }));
   assert.equal(gz.statusCode, 415);
+  // A body really compressed (not UTF-8) is refused for its encoding, not as malformed JSON.
+  for (const [encoding, payload] of [
+    ['gzip', gzipSync(body)],
+    ['GZIP', gzipSync(body)],
+    ['deflate', deflateSync(body)],
+    ['br', brotliCompressSync(body)],
+    ['identity, gzip', gzipSync(body)],
+    ['x-unknown', Buffer.from(body)],
+  ] as const) {
+    const res = await app.inject({
+      ...post(''),
+      headers: { ...JSON_HEADERS, 'content-encoding': encoding },
+      payload,
+    });
+    assert.equal(res.statusCode, 415, encoding);
+    const reply = res.json<{ error: string; message: string }>();
+    assert.equal(reply.error, 'unsupported_media_type', encoding);
+    assert.match(reply.message, /Content-Encoding/, encoding);
+  }
+  const unauthenticated = await app.inject({
+    ...post(''),
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    payload: gzipSync(body),
+  });
+  assert.equal(unauthenticated.statusCode, 401, 'the token is checked first');
+  const identity = await app.inject(post(body, { ...JSON_HEADERS, 'content-encoding': 'Identity' }));
+  assert.deepEqual([identity.statusCode, identity.json()], [202, { accepted: 1, duplicates: 0 }]);
   const ok = await app.inject(post(body, { ...AUTH, 'content-type': 'Application/JSON; Charset="UTF-8"' }));
   assert.equal(ok.statusCode, 202);
   assert.equal(publisher.calls, 1);
@@ -301,7 +398,7 @@ test('202 when Kafka acknowledged but recording the ids in Redis failed', async 
 
 test('crash after the claim: the retry gets 503 in_progress until the claim expires, then publishes', async () => {
   const { app, publisher, ledger, clock } = await buildTestApp({ claimTtlMs: 30_000 });
-  await ledger.claim(['trade-1'], 'a-crashed-request', 30_000);
+  await ledger.claim('live', [{ eventId: 'trade-1', fingerprint: 'fp' }], 'a-crashed-request', 30_000);
   const during = await app.inject(post({ events: [trade(0), trade(1)] }));
   assert.equal(during.statusCode, 503);
   assert.equal(during.json<{ error: string }>().error, 'in_progress');
@@ -349,7 +446,12 @@ test('404 for unknown routes; /healthz, /readyz and the OpenAPI document are pub
   const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
     paths: Record<string, unknown>;
   }>();
-  assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/readyz', '/v1/events']);
+  assert.deepEqual(Object.keys(doc.paths).sort(), [
+    '/healthz',
+    '/readyz',
+    '/v1/events',
+    '/v1/events/{eventId}',
+  ]);
   const page = await app.inject({ method: 'GET', url: '/docs/' });
   assert.equal(page.statusCode, 200);
   assert.match(String(page.headers['content-type']), /text\/html/);

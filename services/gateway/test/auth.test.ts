@@ -14,9 +14,9 @@ test('clear and sha256-hashed tokens both authenticate, case-insensitive scheme'
   const tokens = parseTokens(
     `gs-a:${TOKEN}, gs-b:sha256:${sha(TOKEN_B).toUpperCase()} ,gs-a:rotated-token-2`,
   );
-  assert.equal(authenticate(tokens, `Bearer ${TOKEN}`), 'gs-a');
-  assert.equal(authenticate(tokens, `bearer ${TOKEN_B}`), 'gs-b');
-  assert.equal(authenticate(tokens, 'BEARER rotated-token-2'), 'gs-a');
+  assert.deepEqual(authenticate(tokens, `Bearer ${TOKEN}`), { gameServerId: 'gs-a', mode: 'live' });
+  assert.equal(authenticate(tokens, `bearer ${TOKEN_B}`)?.gameServerId, 'gs-b');
+  assert.equal(authenticate(tokens, 'BEARER rotated-token-2')?.gameServerId, 'gs-a');
   assert.equal(authenticate(tokens, `Bearer sha256:${sha(TOKEN_B)}`), undefined, 'the hash is not the token');
   for (const bad of [
     undefined,
@@ -29,6 +29,21 @@ test('clear and sha256-hashed tokens both authenticate, case-insensitive scheme'
   ]) {
     assert.equal(authenticate(tokens, bad), undefined, String(bad));
   }
+});
+
+test('serverId:sandbox:token (or sandbox:sha256:<hex>) is a sandbox token of that server', () => {
+  const tokens = parseTokens(`gs-a:${TOKEN},gs-a:sandbox:${TOKEN_B},gs-b:sandbox:sha256:${sha('sandbox-3')}`);
+  assert.deepEqual(authenticate(tokens, `Bearer ${TOKEN}`), { gameServerId: 'gs-a', mode: 'live' });
+  assert.deepEqual(authenticate(tokens, `Bearer ${TOKEN_B}`), { gameServerId: 'gs-a', mode: 'sandbox' });
+  assert.deepEqual(authenticate(tokens, 'Bearer sandbox-3'), { gameServerId: 'gs-b', mode: 'sandbox' });
+  assert.equal(
+    authenticate(tokens, `Bearer sandbox:${TOKEN_B}`),
+    undefined,
+    'the marker is not part of the token',
+  );
+  assert.throws(() => parseTokens(`gs-a:same-4,gs-a:sandbox:same-4`), /live and as a sandbox token/);
+  assert.throws(() => parseTokens('gs-a:sandbox:'), /serverId:sandbox:token/);
+  assert.equal(loadGatewayConfig({ TRADEWATCH_DEMO: '1' }).tokens.filter((t) => t.sandbox).length, 1);
 });
 
 test('token configuration errors are listed without revealing any token', () => {

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { startGateway } from '../src/gateway.ts';
 import {
   IT_HEADERS,
+  IT_SANDBOX_HEADERS,
+  IT_TOKENS_WITH_SANDBOX,
   KAFKA_BROKERS,
   createTopic,
   deleteTopic,
@@ -37,6 +39,7 @@ const withGateway = async (
   } finally {
     await g.stop();
     await deleteTopic(KAFKA_BROKERS, topic);
+    await deleteTopic(KAFKA_BROKERS, `tradewatch.sandbox.${topic}`);
   }
 };
 
@@ -183,3 +186,128 @@ test('/readyz reports Kafka and Redis reachable', { timeout: 30_000 }, async () 
     );
   });
 });
+
+test(
+  'the ledger knows where each accepted event is: GET /v1/events/:eventId names its partition and offset',
+  { timeout: 60_000 },
+  async () => {
+    await withGateway({}, async ({ app }, topic) => {
+      const users = ['ida', 'jon', 'kim', 'lea', 'max'];
+      const events = Array.from({ length: 60 }, (_, i) => event(i, users[i % users.length]!));
+      // Several requests at once, so that sends carry the events of several requests.
+      await Promise.all(
+        [0, 1, 2, 3].map(async (k) => {
+          const res = await app.inject(post({ events: events.slice(k * 15, k * 15 + 15) }));
+          assert.equal(res.statusCode, 202, res.body);
+        }),
+      );
+      const reader = await readTopic(KAFKA_BROKERS, topic);
+      try {
+        await reader.waitForCount(60);
+        const onTopic = new Map(
+          reader.messages.map((m, i) => [
+            (JSON.parse(m.value!.toString()) as { eventId: string }).eventId,
+            { partition: reader.partitions[i]!, offset: Number(m.offset) },
+          ]),
+        );
+        for (const e of events) {
+          const res = await app.inject({
+            method: 'GET',
+            url: `/v1/events/${e.eventId}`,
+            headers: IT_HEADERS,
+          });
+          assert.equal(res.statusCode, 200, res.body);
+          const { accepted } = res.json<{
+            accepted: { receivedAt: number; topic: string; partition: number; offset: number };
+          }>();
+          const { receivedAt, ...where } = accepted;
+          assert.deepEqual(where, { topic, ...onTopic.get(e.eventId)! }, e.eventId);
+          assert.ok(Math.abs(receivedAt - Date.now()) < 60_000);
+        }
+      } finally {
+        await reader.stop();
+      }
+    });
+  },
+);
+
+test(
+  '409 on the shared Redis: an eventId reused with other content publishes nothing',
+  { timeout: 60_000 },
+  async () => {
+    await withGateway({}, async ({ app }, topic) => {
+      const original = event(1, 'nia');
+      assert.equal((await app.inject(post(original))).statusCode, 202);
+      const reused = await app.inject(post({ events: [event(2, 'nia'), { ...original, amount: 999 }] }));
+      assert.equal(reused.statusCode, 409, reused.body);
+      assert.deepEqual(reused.json<{ indexes: number[] }>().indexes, [1]);
+      assert.deepEqual((await app.inject(post(original))).json(), { accepted: 0, duplicates: 1 });
+      assert.equal((await app.inject(post(event(3, 'nia')))).statusCode, 202); // a marker
+      const reader = await readTopic(KAFKA_BROKERS, topic);
+      try {
+        await reader.waitForCount(2);
+        assert.deepEqual(
+          reader.values().map((v) => [v.eventId, v.amount]),
+          [
+            ['nia-e1', 2],
+            ['nia-e3', 4],
+          ],
+        );
+      } finally {
+        await reader.stop();
+      }
+    });
+  },
+);
+
+test(
+  'a sandbox token: its events go to the sandbox topic, marked, and never to the live one',
+  { timeout: 60_000 },
+  async () => {
+    await withGateway({ GATEWAY_TOKENS: IT_TOKENS_WITH_SANDBOX }, async ({ app }, topic) => {
+      const events = Array.from({ length: 20 }, (_, i) => event(i, 'oda'));
+      const sandboxPost = { ...post({ events }), headers: IT_SANDBOX_HEADERS };
+      assert.deepEqual((await app.inject(sandboxPost)).json(), { accepted: 20, duplicates: 0 });
+      assert.deepEqual((await app.inject(sandboxPost)).json(), { accepted: 0, duplicates: 20 });
+      // The same ids with the live token are live events of their own.
+      assert.deepEqual((await app.inject(post({ events: events.slice(0, 2) }))).json(), {
+        accepted: 2,
+        duplicates: 0,
+      });
+      const status = await app.inject({
+        method: 'GET',
+        url: `/v1/events/oda-e5`,
+        headers: IT_SANDBOX_HEADERS,
+      });
+      const body = status.json<{
+        sandbox: boolean;
+        accepted: { topic: string };
+        processed: { state: string };
+      }>();
+      assert.deepEqual(
+        [body.sandbox, body.accepted.topic, body.processed.state],
+        [true, `tradewatch.sandbox.${topic}`, 'skipped'],
+      );
+
+      const sandbox = await readTopic(KAFKA_BROKERS, `tradewatch.sandbox.${topic}`);
+      const live = await readTopic(KAFKA_BROKERS, topic);
+      try {
+        await sandbox.waitForCount(20);
+        await live.waitForCount(2);
+        assert.deepEqual(
+          sandbox.values().map((v) => [v.eventId, v.gameServerId]),
+          events.map((e) => [e.eventId, 'gs-it']),
+        );
+        assert.ok(sandbox.messages.every((m) => m.headers?.['tw-sandbox']?.toString() === '1'));
+        assert.deepEqual(
+          live.values().map((v) => v.eventId),
+          ['oda-e0', 'oda-e1'],
+        );
+        assert.ok(live.messages.every((m) => m.headers?.['tw-sandbox'] === undefined));
+      } finally {
+        await sandbox.stop();
+        await live.stop();
+      }
+    });
+  },
+);

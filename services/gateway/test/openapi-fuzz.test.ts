@@ -135,8 +135,15 @@ const checkReply = async (res: Response, sentEvents: number | undefined): Promis
   assert.equal(typeof body.error, 'string', JSON.stringify(body));
   assert.equal(typeof body.message, 'string', JSON.stringify(body));
   if (res.status === 429 || res.status === 503) assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
-  const extra = Object.keys(body).filter((k) => !['error', 'message', 'details'].includes(k));
+  const extra = Object.keys(body).filter((k) => !['error', 'message', 'details', 'indexes'].includes(k));
   assert.deepEqual(extra, []);
+  if (body.indexes !== undefined) {
+    assert.equal(res.status, 409);
+    for (const i of body.indexes as unknown[]) {
+      assert.ok(Number.isInteger(i) && (i as number) >= 0);
+      if (sentEvents !== undefined) assert.ok((i as number) < sentEvents);
+    }
+  }
   if (body.details !== undefined) {
     for (const d of body.details as { index: unknown; path: unknown; message: unknown }[]) {
       assert.ok(Number.isInteger(d.index) && (d.index as number) >= 0);

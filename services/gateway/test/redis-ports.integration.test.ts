@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisAcceptedLedger } from '../src/idempotency.ts';
+import type { AcceptedRecord } from '../src/ports.ts';
 import { RedisRateGate } from '../src/rate-limit.ts';
 import { createRedis } from '../src/redis.ts';
 import { waitFor } from './support/memory-ports.ts';
@@ -14,6 +15,18 @@ const connect = async () => {
   return r;
 };
 
+const req = (eventId: string, fingerprint = 'f'.repeat(16)) => ({ eventId, fingerprint });
+const record = (eventId: string, fingerprint = 'f'.repeat(16)): AcceptedRecord => ({
+  eventId,
+  fingerprint,
+  gameServerId: 'gs-1',
+  type: 'trade',
+  userId: 'player|"42"',
+  receivedAt: 1795608000123,
+  partition: 2,
+  offset: 48812,
+});
+
 test(
   'ledger: claims are atomic across instances, released only by their owner, and expire',
   { timeout: 20_000 },
@@ -24,24 +37,26 @@ test(
       const a = new RedisAcceptedLedger(r1, 60, prefix);
       const b = new RedisAcceptedLedger(r2, 60, prefix);
       const claims = await Promise.all([
-        a.claim(['x', 'y'], 'req-a', 10_000),
-        b.claim(['y', 'x'], 'req-b', 10_000),
+        a.claim('live', [req('x'), req('y')], 'req-a', 10_000),
+        b.claim('live', [req('y'), req('x')], 'req-b', 10_000),
       ]);
       const winners = [claims[0][0], claims[1][1]]; // both about 'x'
       assert.deepEqual(winners.toSorted(), ['claimed', 'pending'], 'exactly one instance owns x');
 
-      await b.release(['x', 'y'], 'req-b');
-      await a.release(['x'], 'req-b'); // not req-b's claim if a won: stays
+      await b.release('live', ['x', 'y'], 'req-b');
+      await a.release('live', ['x'], 'req-b'); // not req-b's claim if a won: stays
       const owner = claims[0][0] === 'claimed' ? 'req-a' : 'req-b';
-      assert.deepEqual(await b.claim(['x'], 'req-c', 10_000), [owner === 'req-a' ? 'pending' : 'claimed']);
+      assert.deepEqual(await b.claim('live', [req('x')], 'req-c', 10_000), [
+        owner === 'req-a' ? 'pending' : 'claimed',
+      ]);
 
-      await a.markAccepted(['x']);
-      assert.deepEqual(await b.claim(['x', 'z'], 'req-d', 10_000), ['accepted', 'claimed']);
+      await a.markAccepted('live', [record('x')]);
+      assert.deepEqual(await b.claim('live', [req('x'), req('z')], 'req-d', 10_000), ['accepted', 'claimed']);
       assert.ok((await r1.ttl(`${prefix}event:x`)) > 50, 'accepted ids live for the window');
 
-      assert.deepEqual(await a.claim(['short'], 'req-e', 150), ['claimed']);
+      assert.deepEqual(await a.claim('live', [req('short')], 'req-e', 150), ['claimed']);
       await waitFor(
-        async () => (await b.claim(['short'], 'req-f', 10_000))[0] === 'claimed',
+        async () => (await b.claim('live', [req('short')], 'req-f', 10_000))[0] === 'claimed',
         5000,
         'the claim to expire',
       );
@@ -50,6 +65,63 @@ test(
       if (keys.length > 0) await r1.del(...keys);
       r1.disconnect();
       r2.disconnect();
+    }
+  },
+);
+
+test(
+  'ledger: an accepted id keeps its fingerprint and where it is; another content is a conflict',
+  { timeout: 20_000 },
+  async () => {
+    const r = await connect();
+    const prefix = `${uniqueName('ledger-record')}:`;
+    try {
+      const ledger = new RedisAcceptedLedger(r, 60, prefix);
+      const other = 'o'.repeat(16);
+      assert.deepEqual(await ledger.claim('live', [req('e1')], 'req-a', 10_000), ['claimed']);
+      await ledger.markAccepted('live', [record('e1')]);
+      assert.deepEqual(await ledger.lookup('live', 'e1'), record('e1'));
+      assert.deepEqual(await ledger.claim('live', [req('e1'), req('e1', other)], 'req-b', 10_000), [
+        'accepted',
+        'conflict',
+      ]);
+      assert.equal(await ledger.lookup('live', 'unknown'), undefined);
+      assert.deepEqual(await ledger.claim('live', [req('e2')], 'req-c', 10_000), ['claimed']);
+      assert.equal(await ledger.lookup('live', 'e2'), undefined, 'a claim is not an accepted event');
+
+      // Sandbox ids are a namespace of their own.
+      assert.deepEqual(await ledger.claim('sandbox', [req('e1', other)], 'req-d', 10_000), ['claimed']);
+      await ledger.markAccepted('sandbox', [record('e1', other)]);
+      assert.equal((await ledger.lookup('sandbox', 'e1'))?.fingerprint, other);
+      assert.equal((await ledger.lookup('live', 'e1'))?.fingerprint, 'f'.repeat(16));
+
+      // What gateways wrote before the ledger kept records: accepted, no record, no conflict.
+      await r.set(`${prefix}event:legacy`, 'a', 'EX', 60);
+      assert.deepEqual(await ledger.claim('live', [req('legacy', other)], 'req-e', 10_000), ['accepted']);
+      assert.equal(await ledger.lookup('live', 'legacy'), undefined);
+
+      // The first alerts mark is kept; later ones are not taken.
+      let taken = 0;
+      const take = (v: number) => () => {
+        taken++;
+        return Promise.resolve(v);
+      };
+      assert.equal(await ledger.alertsMarkOnce('live', 'e1', take(17)), 17);
+      assert.equal(await ledger.alertsMarkOnce('live', 'e1', take(99)), 17);
+      assert.equal(taken, 1);
+      assert.equal(await ledger.alertsMarkOnce('sandbox', 'e1', take(5)), 5);
+
+      // What the record costs in Redis beyond the bare mark of before (the README's estimate).
+      const id = 'gs-eu-1:trade:' + '9'.repeat(12);
+      await r.set(`${prefix}event:${id}-bare`, 'a', 'EX', 60);
+      await ledger.markAccepted('live', [{ ...record(`${id}-full`), userId: 'player-000042' }]);
+      const usage = async (key: string) => Number(await r.call('MEMORY', 'USAGE', `${prefix}event:${key}`));
+      const extra = (await usage(`${id}-full`)) - (await usage(`${id}-bare`));
+      assert.ok(extra > 0 && extra <= 80, `the record adds ${extra} bytes per accepted event`);
+    } finally {
+      const keys = await r.keys(`${prefix}*`);
+      if (keys.length > 0) await r.del(...keys);
+      r.disconnect();
     }
   },
 );

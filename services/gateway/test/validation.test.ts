@@ -182,6 +182,44 @@ test('ts: epoch ms or RFC 3339, from 2000-01-01 to 24 h after the server clock',
   }
 });
 
+test('ts: the message says what ts may be, and names the unit when epoch seconds (or µs, ns) were sent', async () => {
+  const messageFor = async (ts: unknown) => {
+    const res = await send({ ...T, eventId: `m-${seq++}`, ts });
+    assert.equal(res.statusCode, 400, JSON.stringify(ts));
+    const [d] = res.json<{ details: Problem[] }>().details;
+    assert.equal(d?.path, '/ts');
+    return d.message;
+  };
+  const seconds = Math.floor(NOW / 1000);
+  assert.equal(
+    await messageFor(seconds),
+    'Expected a time between 2000-01-01T00:00:00Z and 24 hours after the server clock: ' +
+      `${seconds} looks like epoch seconds; send milliseconds (${seconds * 1000})`,
+  );
+  assert.match(
+    await messageFor(NOW * 1000),
+    new RegExp(`epoch microseconds; send milliseconds \\(${NOW}\\)`),
+  );
+  assert.match(await messageFor(NOW * 1e6), /epoch nanoseconds/);
+  assert.doesNotMatch(await messageFor(-1), /looks like/);
+  assert.doesNotMatch(await messageFor(NOW + 2 * DAY), /looks like/);
+  assert.equal(
+    await messageFor(NOW + 0.5),
+    `Expected integer epoch milliseconds, got a fraction (${NOW + 0.5}); or an RFC 3339 timestamp`,
+  );
+  for (const shape of [null, true, 'soon', {}, 'x'.repeat(65)]) {
+    const message = await messageFor(shape);
+    assert.match(
+      message,
+      /^Expected an RFC 3339 timestamp .* or integer epoch milliseconds$/,
+      JSON.stringify(shape),
+    );
+    assert.doesNotMatch(message, /union/);
+  }
+  const missing = await send({ eventId: `m-${seq++}`, type: 'trade', userId: 'u', amount: 1 });
+  assert.match(missing.json<{ details: Problem[] }>().details[0]!.message, /^Required property/);
+});
+
 test('ip: IPv4 and IPv6 forms, normalised; required for login, optional for trade', async () => {
   const cases: [string, string][] = [
     ['0.0.0.0', '0.0.0.0'],

@@ -59,6 +59,8 @@ export const deleteTopic = async (brokers: string, topic: string): Promise<void>
 
 export interface TopicReader {
   messages: KafkaMessage[];
+  /** The partition of each of `messages`. */
+  partitions: number[];
   /** Values parsed as JSON, in read order per partition. */
   values(): Record<string, unknown>[];
   waitForCount(n: number, ms?: number): Promise<void>;
@@ -70,16 +72,19 @@ export const readTopic = async (brokers: string, topic: string): Promise<TopicRe
   const kafka = createKafka({ brokers: [brokers], clientId: 'gateway-test-reader', logger: quietLogger() });
   const consumer: Consumer = createConsumer(kafka, { groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
   const messages: KafkaMessage[] = [];
+  const partitions: number[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachMessage: ({ message }) => {
+    eachMessage: ({ message, partition }) => {
       messages.push(message);
+      partitions.push(partition);
       return Promise.resolve();
     },
   });
   return {
     messages,
+    partitions,
     values: () => messages.map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>),
     waitForCount: (n, ms = 30_000) => waitFor(() => messages.length >= n, ms, `${n} records on ${topic}`),
     stop: () => consumer.disconnect(),
@@ -97,6 +102,12 @@ export const gatewayConfig = (env: Record<string, string>): Readonly<GatewayConf
   });
 
 export const IT_HEADERS = { authorization: 'Bearer it-token-1', 'content-type': 'application/json' };
+/** Tokens with a sandbox token of gs-it (a gateway with one creates its sandbox topic). */
+export const IT_TOKENS_WITH_SANDBOX = 'gs-it:it-token-1,gs-it2:it-token-2,gs-it:sandbox:it-sandbox-token';
+export const IT_SANDBOX_HEADERS = {
+  authorization: 'Bearer it-sandbox-token',
+  'content-type': 'application/json',
+};
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {

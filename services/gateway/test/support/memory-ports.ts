@@ -9,7 +9,20 @@ import type { Logger } from '@tradewatch/shared/logger';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type GatewayDeps } from '../../src/app.ts';
 import { parseTokens } from '../../src/auth.ts';
-import type { AcceptedLedger, ClaimResult, EventPublisher, RateDecision, RateGate } from '../../src/ports.ts';
+import { partitionForKey } from '@tradewatch/shared/partitioner';
+import type {
+  AcceptedLedger,
+  AcceptedRecord,
+  ArchiveLookup,
+  ClaimRequest,
+  ClaimResult,
+  EventPosition,
+  EventPublisher,
+  IngestMode,
+  PipelineProgress,
+  RateDecision,
+  RateGate,
+} from '../../src/ports.ts';
 
 export class ManualClock {
   ms: number;
@@ -26,26 +39,45 @@ export interface Held {
 }
 
 export class MemoryPublisher implements EventPublisher {
+  /** What was published with live tokens, in order. */
   readonly published: GameEvent[] = [];
+  /** What was published with sandbox tokens, in order. */
+  readonly sandbox: GameEvent[] = [];
   calls = 0;
   /** When set, publish rejects with it. */
   failWith: Error | undefined = undefined;
   /** When true, each publish waits for release()/fail() on the entry pushed to `held`. */
   hold = false;
   readonly held: Held[] = [];
+  private readonly next = new Map<string, number>();
+  static readonly PARTITIONS = 3;
 
-  async publish(events: readonly GameEvent[]): Promise<void> {
+  topic(mode: IngestMode): string {
+    return mode === 'live' ? 'game-events' : 'tradewatch.sandbox.game-events';
+  }
+
+  async publish(events: readonly GameEvent[], mode: IngestMode): Promise<EventPosition[]> {
     this.calls += 1;
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
     if (this.hold) {
       await new Promise<void>((resolve, reject) => this.held.push({ release: resolve, fail: reject }));
     }
-    this.published.push(...events);
+    (mode === 'live' ? this.published : this.sandbox).push(...events);
+    return events.map((ev) => {
+      const partition = partitionForKey(ev.userId, MemoryPublisher.PARTITIONS);
+      const key = `${mode}/${partition}`;
+      const offset = this.next.get(key) ?? 0;
+      this.next.set(key, offset + 1);
+      return { partition, offset };
+    });
   }
 }
 
+type LedgerEntry = { claim: string } | { record: AcceptedRecord | undefined };
+
 export class MemoryLedger implements AcceptedLedger {
-  private readonly entries = new Map<string, { value: string; expiresAt: number }>();
+  private readonly entries = new Map<string, { value: LedgerEntry; expiresAt: number }>();
+  private readonly marks = new Map<string, number>();
   private readonly clock: ManualClock;
   private readonly windowMs: number;
   failWith: Error | undefined = undefined;
@@ -55,41 +87,120 @@ export class MemoryLedger implements AcceptedLedger {
     this.windowMs = windowMs;
   }
 
-  private get(id: string): string | undefined {
-    const e = this.entries.get(id);
+  private get(mode: IngestMode, id: string): LedgerEntry | undefined {
+    const e = this.entries.get(`${mode}/${id}`);
     if (e === undefined || e.expiresAt <= this.clock.ms) return undefined;
     return e.value;
   }
 
-  isAccepted(id: string): boolean {
-    return this.get(id) === 'a';
+  isAccepted(id: string, mode: IngestMode = 'live'): boolean {
+    const v = this.get(mode, id);
+    return v !== undefined && 'record' in v;
   }
 
-  claim(ids: readonly string[], owner: string, ttlMs: number): Promise<ClaimResult[]> {
+  /** An id accepted the way gateways did before the ledger kept records (the bare "a"). */
+  acceptWithoutRecord(id: string, mode: IngestMode = 'live'): void {
+    this.entries.set(`${mode}/${id}`, {
+      value: { record: undefined },
+      expiresAt: this.clock.ms + this.windowMs,
+    });
+  }
+
+  claim(
+    mode: IngestMode,
+    requests: readonly ClaimRequest[],
+    owner: string,
+    ttlMs: number,
+  ): Promise<ClaimResult[]> {
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
     return Promise.resolve(
-      ids.map((id) => {
-        const v = this.get(id);
+      requests.map(({ eventId, fingerprint }): ClaimResult => {
+        const v = this.get(mode, eventId);
         if (v === undefined) {
-          this.entries.set(id, { value: owner, expiresAt: this.clock.ms + ttlMs });
+          this.entries.set(`${mode}/${eventId}`, {
+            value: { claim: owner },
+            expiresAt: this.clock.ms + ttlMs,
+          });
           return 'claimed';
         }
-        return v === 'a' ? 'accepted' : v === owner ? 'claimed' : 'pending';
+        if ('record' in v)
+          return v.record === undefined || v.record.fingerprint === fingerprint ? 'accepted' : 'conflict';
+        return v.claim === owner ? 'claimed' : 'pending';
       }),
     );
   }
 
-  markAccepted(ids: readonly string[]): Promise<void> {
+  markAccepted(mode: IngestMode, records: readonly AcceptedRecord[]): Promise<void> {
     const err = this.failMarkWith ?? this.failWith;
     if (err !== undefined) return Promise.reject(err);
-    for (const id of ids) this.entries.set(id, { value: 'a', expiresAt: this.clock.ms + this.windowMs });
+    for (const record of records) {
+      this.entries.set(`${mode}/${record.eventId}`, {
+        value: { record },
+        expiresAt: this.clock.ms + this.windowMs,
+      });
+    }
     return Promise.resolve();
   }
 
-  release(ids: readonly string[], owner: string): Promise<void> {
+  release(mode: IngestMode, ids: readonly string[], owner: string): Promise<void> {
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
-    for (const id of ids) if (this.get(id) === owner) this.entries.delete(id);
+    for (const id of ids) {
+      const v = this.get(mode, id);
+      if (v !== undefined && 'claim' in v && v.claim === owner) this.entries.delete(`${mode}/${id}`);
+    }
     return Promise.resolve();
+  }
+
+  lookup(mode: IngestMode, eventId: string): Promise<AcceptedRecord | undefined> {
+    if (this.failWith !== undefined) return Promise.reject(this.failWith);
+    const v = this.get(mode, eventId);
+    return Promise.resolve(v !== undefined && 'record' in v ? v.record : undefined);
+  }
+
+  async alertsMarkOnce(mode: IngestMode, eventId: string, take: () => Promise<number>): Promise<number> {
+    const key = `${mode}/${eventId}`;
+    const kept = this.marks.get(key);
+    if (kept !== undefined) return kept;
+    const mark = await take();
+    if (!this.marks.has(key)) this.marks.set(key, mark);
+    return this.marks.get(key)!;
+  }
+}
+
+/**
+ * The pipeline as the status endpoint sees it, set by the test: the processors' committed offset
+ * per partition, each user's alerts partition (its last stable offset and the sink's committed
+ * offset there), and the archive's rows.
+ */
+export class MemoryPipeline implements PipelineProgress, ArchiveLookup {
+  readonly processors = new Map<number, number>();
+  alertsEnd = 0;
+  sinkAlertsCommitted: number | null = null;
+  readonly archivedEvents = new Map<string, number>();
+  readonly archivedAlerts = new Map<string, number>();
+  kafkaFailWith: Error | undefined = undefined;
+  clickhouseFailWith: Error | undefined = undefined;
+
+  processorsCommitted(partition: number): Promise<number | null> {
+    if (this.kafkaFailWith !== undefined) return Promise.reject(this.kafkaFailWith);
+    return Promise.resolve(this.processors.get(partition) ?? null);
+  }
+  alertsMark(_userId: string): Promise<number> {
+    if (this.kafkaFailWith !== undefined) return Promise.reject(this.kafkaFailWith);
+    return Promise.resolve(this.alertsEnd);
+  }
+  alertsArchivedPast(_userId: string, mark: number): Promise<boolean> {
+    if (this.kafkaFailWith !== undefined) return Promise.reject(this.kafkaFailWith);
+    return Promise.resolve(mark <= 1 || (this.sinkAlertsCommitted ?? -1) >= mark - 1);
+  }
+  eventArchivedAt(_userId: string, eventId: string): Promise<number | undefined> {
+    if (this.clickhouseFailWith !== undefined) return Promise.reject(this.clickhouseFailWith);
+    return Promise.resolve(this.archivedEvents.get(eventId));
+  }
+  alert(_userId: string, alertId: string): Promise<{ alertId: string; archivedAt: number } | undefined> {
+    if (this.clickhouseFailWith !== undefined) return Promise.reject(this.clickhouseFailWith);
+    const at = this.archivedAlerts.get(alertId);
+    return Promise.resolve(at === undefined ? undefined : { alertId, archivedAt: at });
   }
 }
 
@@ -121,6 +232,8 @@ export const captureLogger = (): { logger: Logger; lines: string[] } => {
 export const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 export const TOKEN = 'tok-alpha-0123456789';
 export const TOKEN_B = 'tok-beta-9876543210';
+/** A sandbox token of gs-alpha. */
+export const SANDBOX_TOKEN = 'tok-alpha-sandbox-42';
 export const AUTH = { authorization: `Bearer ${TOKEN}` };
 export const JSON_HEADERS = { ...AUTH, 'content-type': 'application/json' };
 
@@ -130,6 +243,7 @@ export interface TestGateway {
   publisher: MemoryPublisher;
   ledger: MemoryLedger;
   rateGate: MemoryRateGate;
+  pipeline: MemoryPipeline;
   lines: string[];
 }
 
@@ -138,13 +252,16 @@ export const buildTestApp = async (overrides: Partial<GatewayDeps> = {}): Promis
   const publisher = new MemoryPublisher();
   const ledger = new MemoryLedger(clock);
   const rateGate = new MemoryRateGate();
+  const pipeline = new MemoryPipeline();
   const { logger, lines } = captureLogger();
   const app = await buildApp({
     logger,
-    tokens: parseTokens(`gs-alpha:${TOKEN},gs-beta:${TOKEN_B}`),
+    tokens: parseTokens(`gs-alpha:${TOKEN},gs-beta:${TOKEN_B},gs-alpha:sandbox:${SANDBOX_TOKEN}`),
     publisher,
     ledger,
     rateGate,
+    progress: pipeline,
+    archive: pipeline,
     readiness: [],
     maxBodyBytes: 1024 * 1024,
     maxEventsPerRequest: 1000,
@@ -154,7 +271,7 @@ export const buildTestApp = async (overrides: Partial<GatewayDeps> = {}): Promis
     now: clock.now,
     ...overrides,
   });
-  return { app, clock, publisher, ledger, rateGate, lines };
+  return { app, clock, publisher, ledger, rateGate, pipeline, lines };
 };
 
 export const login = (i: number | string, extra: Record<string, unknown> = {}) => ({
