@@ -34,6 +34,26 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   {
+    // The Kafka port (shared/src/kafka-port.ts) is what everything else talks to: only the adapter
+    // imports the client library (and, until the gateway moves to the port, the old kafkajs module).
+    files: ['**/*.{ts,tsx,js,mjs}'],
+    ignores: ['shared/src/kafka-client.ts', 'shared/src/kafka.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@platformatic/kafka', '@platformatic/kafka/*', 'kafkajs', 'kafkajs/*'],
+              message:
+                'Kafka is reached through the port (@tradewatch/shared/kafka-port); only shared/src/kafka-client.ts imports the client library.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The desk's browser UI has a tsconfig of its own (DOM, JSX, bundler resolution); its DOM lib
     // declares the browser globals, and TypeScript, not no-undef, checks identifiers.
     files: ['services/dashboard/web/**/*.{ts,tsx}'],

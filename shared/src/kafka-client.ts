@@ -1,0 +1,1042 @@
+// The Kafka adapter: the port of kafka-port.ts on @platformatic/kafka, and the only module that
+// imports the client library. What it does beyond calling the library, and why:
+//
+// - Fetching is ours (Consumer.fetch, the library's raw Fetch): one loop per consumer fetches
+//   every assigned, unpaused partition from its own position, so that a partition can be paused,
+//   resumed and moved (seek) on its own, which the library's streams cannot do; read_committed
+//   results are filtered again with the Java client's rule (kafka-record-filter.ts) because the
+//   library's filter leaks aborted records in two cases.
+// - Group membership is the library's (JoinGroup/SyncGroup/Heartbeat, static membership with
+//   group.instance.id, cooperative-sticky), without its streams; assignments are diffed here into
+//   assigned / revoked / lost.
+// - Transactions: InitProducerId is sent with producerId -1 / epoch -1 (the library sends 0/0,
+//   which the broker reads as an epoch bump of producer 0 and answers PRODUCER_FENCED); offsets
+//   are added one TxnOffsetCommit at a time (concurrent calls share one request in 2.12.1) with
+//   the consumer's generation and member id (KIP-447); a retry back-off keeps
+//   CONCURRENT_TRANSACTIONS after a commit from costing the library's default second.
+// - Keys are placed by Java's partitioner (compatibilityPartitioner), not the library's default.
+// - Every error leaves as a TradewatchError: KAFKA_FENCED (another producer owns the
+//   transactional id, or the coordinator aborted a transaction that outlived its timeout),
+//   KAFKA_GROUP_FENCED (this member's generation is gone), retriable KAFKA_ERROR, or fatal.
+import {
+  Admin,
+  Consumer,
+  FetchIsolationLevels,
+  ListOffsetTimestamps,
+  Producer as PkProducer,
+  compatibilityPartitioner,
+} from '@platformatic/kafka';
+import { TradewatchError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { committedRecords, type AbortedTransaction, type FetchedBatch } from './kafka-record-filter.ts';
+import {
+  tpKey,
+  type AdvertisedEndpoint,
+  type Compression,
+  type GroupConsumer,
+  type GroupConsumerHandlers,
+  type GroupConsumerOptions,
+  type GroupMember,
+  type GroupMembers,
+  type GroupMetadata,
+  type KafkaAdmin,
+  type KafkaClient,
+  type OutgoingRecord,
+  type PartitionBaseOffset,
+  type PartitionReader,
+  type PartitionReaderOptions,
+  type Producer,
+  type ProducerOptions,
+  type RecordBatch,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  type TopicSpec,
+  type TransactionalProducer,
+  type TransactionalProducerOptions,
+  type Watermarks,
+} from './kafka-port.ts';
+
+export interface KafkaClientOptions {
+  brokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  /** Connection timeout, ms. */
+  connectTimeoutMs?: number;
+  /** Longest wait for one request, ms. */
+  requestTimeoutMs?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+interface PkErrorLike {
+  name?: string;
+  message?: string;
+  apiId?: string;
+  canRetry?: boolean;
+  errors?: unknown[];
+  cause?: unknown;
+  response?: unknown;
+}
+
+const walkErrors = (err: unknown, visit: (e: PkErrorLike) => void, depth = 0): void => {
+  if (err === null || typeof err !== 'object' || depth > 8) return;
+  const e = err as PkErrorLike;
+  visit(e);
+  for (const sub of e.errors ?? []) walkErrors(sub, visit, depth + 1);
+  if (e.cause !== undefined) walkErrors(e.cause, visit, depth + 1);
+};
+
+const apiIdsOf = (err: unknown): Set<string> => {
+  const ids = new Set<string>();
+  walkErrors(err, (e) => {
+    if (typeof e.apiId === 'string') ids.add(e.apiId);
+  });
+  return ids;
+};
+
+const PRODUCER_FENCED = [
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_EPOCH',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'INVALID_PRODUCER_ID_MAPPING',
+];
+const GROUP_FENCED = [
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'FENCED_INSTANCE_ID',
+  'REBALANCE_IN_PROGRESS',
+];
+const RETRIABLE_NAMES = new Set(['NetworkError', 'TimeoutError']);
+
+/** Maps any client error to a TradewatchError; the error chain's own `canRetry` decides retries. */
+export const classifyKafkaError = (err: unknown, what?: string): TradewatchError => {
+  if (err instanceof TradewatchError) return err;
+  const ids = apiIdsOf(err);
+  const message = `${what === undefined ? '' : `${what}: `}${(err as Error | undefined)?.message ?? String(err)}${
+    ids.size > 0 ? ` (${[...ids].join(', ')})` : ''
+  }`;
+  if (PRODUCER_FENCED.some((id) => ids.has(id))) {
+    return new TradewatchError('KAFKA_FENCED', `producer fenced: ${message}`, { cause: err });
+  }
+  if (GROUP_FENCED.some((id) => ids.has(id))) {
+    return new TradewatchError('KAFKA_GROUP_FENCED', `consumer group generation fenced: ${message}`, {
+      cause: err,
+    });
+  }
+  let retriable = true;
+  let network = false;
+  walkErrors(err, (e) => {
+    if (e.canRetry === false) retriable = false;
+    if (e.name !== undefined && RETRIABLE_NAMES.has(e.name)) network = true;
+  });
+  if (ids.has('UNKNOWN_TOPIC_OR_PARTITION')) retriable = true;
+  return new TradewatchError('KAFKA_ERROR', message, { retriable: retriable || network, cause: err });
+};
+
+const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    throw classifyKafkaError(err, what);
+  }
+};
+
+/**
+ * Runs an operation again while it fails with a retriable error, up to a deadline: right after a
+ * topic is created or a broker starts, requests briefly answer UNKNOWN_TOPIC_OR_PARTITION or
+ * "coordinator loading".
+ */
+const retrying = async <T>(what: string, fn: () => Promise<T>, deadlineMs = 30000): Promise<T> => {
+  const deadline = Date.now() + deadlineMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = classifyKafkaError(err, what);
+      if (!e.retriable || Date.now() > deadline) throw e;
+      await sleep(Math.min(100 * 2 ** attempt, 2000));
+    }
+  }
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Backs off 10, 20, 40 … 500 ms: CONCURRENT_TRANSACTIONS clears within milliseconds. */
+const retryDelay = (_client: unknown, _op: string, attempt: number): number =>
+  Math.min(10 * 2 ** Math.max(0, attempt - 1), 500);
+
+// ---------------------------------------------------------------------------------------------
+// Serialisation
+
+const toBuffer = (v: string | Buffer | null | undefined): Buffer | undefined =>
+  v === null || v === undefined ? undefined : typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+
+const serializers = {
+  key: (v?: Buffer) => v,
+  value: (v?: Buffer) => v,
+  headerKey: (v?: string) => (v === undefined ? undefined : Buffer.from(v, 'utf8')),
+  headerValue: (v?: Buffer) => v,
+};
+
+interface PkMessage {
+  topic: string;
+  partition?: number;
+  key?: Buffer;
+  value?: Buffer;
+  headers?: Map<string, Buffer>;
+}
+
+const toPkMessage = (r: OutgoingRecord): PkMessage => {
+  const m: PkMessage = { topic: r.topic };
+  if (r.partition !== undefined) m.partition = r.partition;
+  const key = toBuffer(r.key);
+  if (key !== undefined) m.key = key;
+  const value = toBuffer(r.value);
+  if (value !== undefined) m.value = value;
+  if (r.headers !== undefined) {
+    m.headers = new Map(Object.entries(r.headers).map(([k, v]) => [k, toBuffer(v)!]));
+  }
+  return m;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The client
+
+export const createKafkaClient = (opts: KafkaClientOptions): KafkaClient => new PkKafkaClient(opts);
+
+class PkKafkaClient implements KafkaClient {
+  readonly o: KafkaClientOptions;
+  /** Group consumers by group id: a transaction's offsets go to the group's coordinator. */
+  readonly groups = new Map<string, Consumer>();
+  private clients = 0;
+
+  constructor(o: KafkaClientOptions) {
+    this.o = o;
+  }
+
+  base(kind: string) {
+    return {
+      clientId: `${this.o.clientId}-${kind}-${++this.clients}`,
+      bootstrapBrokers: [...this.o.brokers],
+      connectTimeout: this.o.connectTimeoutMs ?? 3000,
+      timeout: this.o.requestTimeoutMs ?? 30000,
+      retries: 5,
+      retryDelay,
+    };
+  }
+
+  admin(): KafkaAdmin {
+    return new PkAdmin(new Admin(this.base('admin')));
+  }
+
+  producer(opts: ProducerOptions = {}): Producer {
+    const p = new PkProducer<Buffer, Buffer, string, Buffer>({
+      ...this.base('producer'),
+      ...(opts.requestTimeoutMs === undefined ? {} : { timeout: opts.requestTimeoutMs }),
+      idempotent: true,
+      acks: -1,
+      compression: opts.compression ?? 'none',
+      partitioner: compatibilityPartitioner,
+      autocreateTopics: false,
+      serializers,
+    });
+    return {
+      send: (records) =>
+        wrap('producing', async () => {
+          if (records.length === 0) return [];
+          const result = await p.send({ messages: records.map(toPkMessage) });
+          return baseOffsets(result.offsets ?? []);
+        }),
+      close: () => wrap('closing a producer', () => p.close()),
+    };
+  }
+
+  transactionalProducer(opts: TransactionalProducerOptions): TransactionalProducer {
+    return new PkTransactionalProducer(this, opts);
+  }
+
+  groupConsumer(opts: GroupConsumerOptions): GroupConsumer {
+    return new PkGroupConsumer(this, opts);
+  }
+
+  partitionReader(opts: PartitionReaderOptions = {}): PartitionReader {
+    return new PkPartitionReader(this, opts);
+  }
+}
+
+const baseOffsets = (offsets: readonly { topic: string; partition: number; offset: bigint }[]) =>
+  offsets.map((o): PartitionBaseOffset => ({
+    topic: o.topic,
+    partition: o.partition,
+    baseOffset: Number(o.offset),
+  }));
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+type PkTransaction = Awaited<ReturnType<PkProducer<Buffer, Buffer, string, Buffer>['beginTransaction']>>;
+
+class PkTransactionalProducer implements TransactionalProducer {
+  readonly transactionalId: string;
+  private readonly producer: PkProducer<Buffer, Buffer, string, Buffer>;
+  private readonly client: PkKafkaClient;
+  private txn: PkTransaction | undefined;
+  /** Whether the open transaction has anything in it at the broker. */
+  private touched = false;
+  private groupsAdded = new Set<string>();
+
+  constructor(client: PkKafkaClient, opts: TransactionalProducerOptions) {
+    this.client = client;
+    this.transactionalId = opts.transactionalId;
+    this.producer = new PkProducer<Buffer, Buffer, string, Buffer>({
+      ...client.base('txn'),
+      // The library sends `timeout` as the transaction timeout of InitProducerId.
+      timeout: opts.transactionTimeoutMs,
+      retries: 10,
+      idempotent: true,
+      transactionalId: opts.transactionalId,
+      compression: opts.compression ?? 'none',
+      partitioner: compatibilityPartitioner,
+      autocreateTopics: false,
+      serializers,
+    });
+  }
+
+  init(): Promise<void> {
+    return wrap(`initialising transactional id ${this.transactionalId}`, async () => {
+      const t = await this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 });
+      await t.cancel();
+    });
+  }
+
+  begin(): Promise<void> {
+    return wrap('beginning a transaction', async () => {
+      this.txn = await this.producer.beginTransaction();
+      this.touched = false;
+      this.groupsAdded = new Set();
+    });
+  }
+
+  private open(): PkTransaction {
+    if (this.txn === undefined) throw new TradewatchError('KAFKA_NO_TRANSACTION', 'no open transaction');
+    return this.txn;
+  }
+
+  send(records: readonly OutgoingRecord[]): Promise<void> {
+    return wrap('producing in a transaction', async () => {
+      if (records.length === 0) return;
+      const txn = this.open();
+      this.touched = true;
+      await txn.send({ messages: records.map(toPkMessage) });
+    });
+  }
+
+  sendOffsets(offsets: readonly TopicPartitionOffset[], group: GroupMetadata): Promise<void> {
+    return wrap('adding offsets to a transaction', async () => {
+      if (offsets.length === 0) return;
+      const txn = this.open();
+      const consumer = this.client.groups.get(group.groupId);
+      if (consumer === undefined || consumer.coordinatorId === null) {
+        throw new TradewatchError(
+          'KAFKA_GROUP_UNKNOWN',
+          `no member of group ${group.groupId} in this process`,
+        );
+      }
+      this.touched = true;
+      if (!this.groupsAdded.has(group.groupId)) {
+        await txn.addConsumer(consumer);
+        this.groupsAdded.add(group.groupId);
+      }
+      const meta = {
+        groupId: group.groupId,
+        generationId: group.generationId,
+        memberId: group.memberId,
+        coordinatorId: consumer.coordinatorId,
+      };
+      // One at a time: concurrent addOffset calls share one in-flight request in 2.12.1.
+      for (const o of offsets) {
+        await txn.addOffset({
+          topic: o.topic,
+          partition: o.partition,
+          offset: BigInt(o.offset - 1), // the library commits offset + 1
+          key: undefined,
+          value: undefined,
+          headers: new Map(),
+          timestamp: 0n,
+          metadata: { consumer: meta },
+          commit: () => undefined,
+        } as unknown as Parameters<PkTransaction['addOffset']>[0]);
+      }
+    });
+  }
+
+  commit(): Promise<void> {
+    return this.end(true);
+  }
+
+  abort(): Promise<void> {
+    return this.end(false);
+  }
+
+  private end(commit: boolean): Promise<void> {
+    return wrap(commit ? 'committing a transaction' : 'aborting a transaction', async () => {
+      const txn = this.txn;
+      this.txn = undefined;
+      if (txn === undefined) return;
+      try {
+        // Nothing reached the broker: EndTxn would be refused; forget the transaction locally.
+        if (!this.touched) await txn.cancel();
+        else if (commit) await txn.commit();
+        else await txn.abort();
+      } catch (err) {
+        // A failed EndTxn leaves the library's transaction set: clear it so that close() works.
+        await txn.cancel().catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return wrap('closing a transactional producer', async () => {
+      await this.txn?.cancel().catch(() => undefined);
+      this.txn = undefined;
+      await this.producer.close();
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetching
+
+interface Position {
+  tp: TopicPartition;
+  offset: number;
+  paused: boolean;
+  /** Bumped by every seek: a batch fetched from an older position is dropped. */
+  epoch: number;
+}
+
+interface FetchResponsePartition {
+  partitionIndex: number;
+  errorCode: number;
+  highWatermark: bigint;
+  lastStableOffset: bigint;
+  abortedTransactions: AbortedTransaction[] | null;
+  records: FetchedBatch[] | null;
+}
+
+interface FetchResponse {
+  responses: { topicId: string; partitions: FetchResponsePartition[] }[];
+}
+
+const OFFSET_OUT_OF_RANGE = 1;
+
+/**
+ * The fetch loop of one consumer: every assigned, unpaused partition is fetched from its
+ * position, one request per leader; each partition's batch is handed on and the next fetch
+ * waits until every handler of the previous one returned.
+ */
+class FetchLoop {
+  private readonly consumer: Consumer;
+  private readonly positions = new Map<string, Position>();
+  private readonly opts: Required<PartitionReaderOptions>;
+  private readonly onReset: (tp: TopicPartition) => Promise<number>;
+  private running = false;
+  private wake: (() => void) | undefined;
+  private done: Promise<void> | undefined;
+  private failures = 0;
+
+  constructor(
+    consumer: Consumer,
+    opts: PartitionReaderOptions,
+    onReset: (tp: TopicPartition) => Promise<number>,
+  ) {
+    this.consumer = consumer;
+    this.opts = {
+      maxWaitMs: opts.maxWaitMs ?? 100,
+      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1048576,
+      maxBytes: opts.maxBytes ?? 52428800,
+    };
+    this.onReset = onReset;
+  }
+
+  set(tp: TopicPartition, offset: number): void {
+    const key = tpKey(tp);
+    const p = this.positions.get(key);
+    if (p === undefined) {
+      this.positions.set(key, {
+        tp: { topic: tp.topic, partition: tp.partition },
+        offset,
+        paused: false,
+        epoch: 0,
+      });
+      this.consumer.topics.track(tp.topic);
+    } else {
+      p.offset = offset;
+      p.epoch++;
+    }
+    this.wake?.();
+  }
+
+  has(tp: TopicPartition): boolean {
+    return this.positions.has(tpKey(tp));
+  }
+
+  remove(tp: TopicPartition): void {
+    if (this.positions.delete(tpKey(tp))) this.consumer.topics.untrack(tp.topic);
+  }
+
+  clear(): void {
+    for (const p of [...this.positions.values()]) this.remove(p.tp);
+  }
+
+  pause(tp: TopicPartition, paused: boolean): void {
+    const p = this.positions.get(tpKey(tp));
+    if (p === undefined) return;
+    p.paused = paused;
+    if (!paused) this.wake?.();
+  }
+
+  start(deliver: (batch: RecordBatch) => Promise<void> | void, fail: (err: unknown) => void): void {
+    if (this.running) return;
+    this.running = true;
+    this.done = this.run(deliver).catch((err: unknown) => {
+      this.running = false;
+      fail(err);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.done;
+  }
+
+  private async run(deliver: (batch: RecordBatch) => Promise<void> | void): Promise<void> {
+    let refresh = false;
+    while (this.running) {
+      const wanted = [...this.positions.values()].filter((p) => !p.paused);
+      if (wanted.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, 1000).unref();
+        });
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        const topics = [...new Set(wanted.map((p) => p.tp.topic))];
+        const metadata = await this.consumer.metadata({ topics, forceUpdate: refresh });
+        refresh = false;
+        const byNode = new Map<number, Position[]>();
+        for (const p of wanted) {
+          const leader = metadata.topics.get(p.tp.topic)?.partitions[p.tp.partition]?.leader;
+          if (leader === undefined || leader < 0) {
+            refresh = true;
+            continue;
+          }
+          let list = byNode.get(leader);
+          if (list === undefined) byNode.set(leader, (list = []));
+          list.push(p);
+        }
+        const idToTopic = new Map<string, string>();
+        for (const t of topics) {
+          const id = metadata.topics.get(t)?.id;
+          if (id !== undefined) idToTopic.set(id, t);
+        }
+        const deliveries: Promise<void>[] = [];
+        await Promise.all(
+          [...byNode].map(async ([node, list]) => {
+            const asked = list.map((p) => ({ p, offset: p.offset, epoch: p.epoch }));
+            const response = await this.fetchNode(node, asked, metadata.topics);
+            if (response === undefined) {
+              refresh = true;
+              return;
+            }
+            for (const t of response.responses) {
+              const topic = idToTopic.get(t.topicId) ?? t.topicId;
+              for (const part of t.partitions) {
+                const a = asked.find(
+                  (x) => x.p.tp.topic === topic && x.p.tp.partition === part.partitionIndex,
+                );
+                if (a === undefined) continue;
+                const batch = await this.accept(a, part);
+                if (batch !== undefined) deliveries.push(Promise.resolve(deliver(batch)));
+              }
+            }
+          }),
+        );
+        await Promise.all(deliveries);
+        this.failures = 0;
+      } catch (err) {
+        if (!this.running) return;
+        const e = classifyKafkaError(err, 'fetching');
+        if (!e.retriable || ++this.failures > 60) throw e;
+        refresh = true;
+        await sleep(Math.min(100 * 2 ** this.failures, 2000));
+      }
+    }
+  }
+
+  /** One Fetch to `node`; a response with partition errors still carries the other partitions. */
+  private async fetchNode(
+    node: number,
+    asked: { p: Position; offset: number }[],
+    topics: Map<string, { id: string }>,
+  ): Promise<FetchResponse | undefined> {
+    const byTopic = new Map<string, { p: Position; offset: number }[]>();
+    for (const a of asked) {
+      let list = byTopic.get(a.p.tp.topic);
+      if (list === undefined) byTopic.set(a.p.tp.topic, (list = []));
+      list.push(a);
+    }
+    const request = [...byTopic].map(([topic, list]) => ({
+      topicId: topics.get(topic)!.id,
+      partitions: list.map((a) => ({
+        partition: a.p.tp.partition,
+        fetchOffset: BigInt(a.offset),
+        partitionMaxBytes: this.opts.maxBytesPerPartition,
+        currentLeaderEpoch: -1,
+        lastFetchedEpoch: -1,
+      })),
+    }));
+    try {
+      return (await this.consumer.fetch({
+        node,
+        topics: request,
+        maxWaitTime: this.opts.maxWaitMs,
+        maxBytes: this.opts.maxBytes,
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      })) as unknown as FetchResponse;
+    } catch (err) {
+      let response: FetchResponse | undefined;
+      walkErrors(err, (e) => {
+        if (response === undefined && e.response !== undefined && typeof e.response === 'object') {
+          const r = e.response as Partial<FetchResponse>;
+          if (Array.isArray(r.responses)) response = r as FetchResponse;
+        }
+      });
+      if (response === undefined) throw err;
+      return response;
+    }
+  }
+
+  private async accept(
+    a: { p: Position; offset: number; epoch: number },
+    part: FetchResponsePartition,
+  ): Promise<RecordBatch | undefined> {
+    const { p } = a;
+    // Moved, paused or dropped while the fetch was out: its result no longer applies.
+    if (this.positions.get(tpKey(p.tp)) !== p || p.epoch !== a.epoch || p.paused) return undefined;
+    if (part.errorCode === OFFSET_OUT_OF_RANGE) {
+      const offset = await this.onReset(p.tp);
+      if (this.positions.get(tpKey(p.tp)) === p && p.epoch === a.epoch) p.offset = offset;
+      return undefined;
+    }
+    if (part.errorCode !== 0) return undefined; // leadership moved: the next round refreshes metadata
+    const { records, nextOffset } = committedRecords(part.records ?? [], part.abortedTransactions, a.offset);
+    if (nextOffset === a.offset && records.length === 0) return undefined;
+    p.offset = nextOffset;
+    return {
+      topic: p.tp.topic,
+      partition: p.tp.partition,
+      records,
+      nextOffset,
+      highWatermark: Number(part.highWatermark),
+    };
+  }
+}
+
+const listOffset = async (consumer: Consumer, tp: TopicPartition, which: 'earliest' | 'latest') => {
+  const offsets = await consumer.listOffsets({
+    topics: [tp.topic],
+    partitions: { [tp.topic]: [tp.partition] },
+    timestamp: which === 'earliest' ? ListOffsetTimestamps.EARLIEST : ListOffsetTimestamps.LATEST,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+  });
+  return Number(offsets.get(tp.topic)?.[tp.partition] ?? 0n);
+};
+
+const deferredFailure = (): { failed: Promise<never>; fail: (err: unknown) => void } => {
+  let fail: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  return { failed, fail };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Partition reader (no group)
+
+class PkPartitionReader implements PartitionReader {
+  private readonly consumer: Consumer;
+  private readonly loop: FetchLoop;
+  readonly failed: Promise<never>;
+  private readonly fail: (err: unknown) => void;
+
+  constructor(client: PkKafkaClient, opts: PartitionReaderOptions) {
+    const base = client.base('reader');
+    // Never joins: the group id only satisfies the constructor.
+    this.consumer = new Consumer({ ...base, groupId: `${base.clientId}-no-group` });
+    this.loop = new FetchLoop(this.consumer, opts, (tp) => listOffset(this.consumer, tp, 'earliest'));
+    ({ failed: this.failed, fail: this.fail } = deferredFailure());
+  }
+
+  assign(tp: TopicPartition, offset: number): void {
+    this.loop.set(tp, offset);
+  }
+
+  unassign(tp: TopicPartition): void {
+    this.loop.remove(tp);
+  }
+
+  start(onRecords: (batch: RecordBatch) => Promise<void> | void): void {
+    this.loop.start(onRecords, (err) => this.fail(classifyKafkaError(err, 'reading partitions')));
+  }
+
+  async close(): Promise<void> {
+    await this.loop.stop();
+    await wrap('closing a reader', () => this.consumer.close(true));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group consumer
+
+const COOPERATIVE_STICKY = { name: 'cooperative-sticky', version: 3 };
+const ROUND_ROBIN = { name: 'roundrobin', version: 1 };
+
+class PkGroupConsumer implements GroupConsumer {
+  private readonly client: PkKafkaClient;
+  private readonly o: GroupConsumerOptions;
+  private readonly consumer: Consumer;
+  private readonly loop: FetchLoop;
+  private readonly topics: Set<string>;
+  private owned = new Map<string, TopicPartition>();
+  private lastMemberId: string | undefined;
+  private handlers: GroupConsumerHandlers | undefined;
+  private closed = false;
+  readonly failed: Promise<never>;
+  private readonly fail: (err: unknown) => void;
+
+  constructor(client: PkKafkaClient, o: GroupConsumerOptions) {
+    this.client = client;
+    this.o = o;
+    this.topics = new Set(o.topics);
+    const advertise = o.advertise;
+    this.consumer = new Consumer({
+      ...client.base('group'),
+      groupId: o.groupId,
+      ...(o.groupInstanceId === undefined ? {} : { groupInstanceId: o.groupInstanceId }),
+      sessionTimeout: o.sessionTimeoutMs ?? 10000,
+      heartbeatInterval: o.heartbeatIntervalMs ?? 1000,
+      rebalanceTimeout: o.rebalanceTimeoutMs ?? Math.max(o.sessionTimeoutMs ?? 10000, 10000),
+      autocommit: false,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      protocols: [o.cooperative === true ? COOPERATIVE_STICKY : ROUND_ROBIN],
+      ...(advertise === undefined ? {} : { protocolsMetadata: () => advertisedUserData(advertise) }),
+    });
+    this.loop = new FetchLoop(this.consumer, o, (tp) =>
+      listOffset(this.consumer, tp, this.o.fallback ?? 'earliest'),
+    );
+    ({ failed: this.failed, fail: this.fail } = deferredFailure());
+    client.groups.set(o.groupId, this.consumer);
+  }
+
+  async start(handlers: GroupConsumerHandlers): Promise<void> {
+    this.handlers = handlers;
+    this.consumer.on('consumer:group:join', () => this.assignmentChanged());
+    this.consumer.on('consumer:group:rebalance', () => this.assignmentChanged());
+    this.consumer.on('error', (err: unknown) => {
+      if (!this.closed) this.fail(classifyKafkaError(err, `consumer group ${this.o.groupId}`));
+    });
+    this.consumer.topics.trackAll(...this.o.topics);
+    await retrying(`joining consumer group ${this.o.groupId}`, () => this.consumer.joinGroup({}));
+    this.loop.start(
+      (batch) => handlers.onRecords(batch),
+      (err) => this.fail(classifyKafkaError(err, `consumer group ${this.o.groupId}`)),
+    );
+  }
+
+  private assignmentChanged(): void {
+    const handlers = this.handlers;
+    if (handlers === undefined || this.closed) return;
+    const memberId = this.consumer.memberId ?? '';
+    const current = new Map<string, TopicPartition>();
+    for (const a of this.consumer.assignments ?? []) {
+      if (!this.topics.has(a.topic)) continue;
+      for (const partition of a.partitions) {
+        const tp = { topic: a.topic, partition };
+        current.set(tpKey(tp), tp);
+      }
+    }
+    // A new member id: this member was expelled and joined again; nothing it owned is still its.
+    const lost = this.lastMemberId !== undefined && this.lastMemberId !== memberId;
+    this.lastMemberId = memberId;
+    const revoked = [...this.owned].filter(([k]) => lost || !current.has(k)).map(([, tp]) => tp);
+    const added = [...current].filter(([k]) => lost || !this.owned.has(k)).map(([, tp]) => tp);
+    this.owned = current;
+    for (const tp of revoked) this.loop.remove(tp);
+    if (revoked.length > 0) handlers.onRevoked(revoked, lost);
+    if (added.length > 0) {
+      handlers.onAssigned(added);
+      if (this.o.startAt === 'committed') void this.startFromCommitted(added);
+    }
+  }
+
+  private async startFromCommitted(tps: TopicPartition[]): Promise<void> {
+    try {
+      const byTopic = new Map<string, number[]>();
+      for (const tp of tps) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+      const committed = await retrying('reading committed offsets', () =>
+        this.consumer.listCommittedOffsets({
+          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        }),
+      );
+      for (const tp of tps) {
+        if (!this.owned.has(tpKey(tp)) || this.loop.has(tp)) continue;
+        const c = Number(committed.get(tp.topic)?.[tp.partition] ?? -1n);
+        const offset = c >= 0 ? c : await listOffset(this.consumer, tp, this.o.fallback ?? 'earliest');
+        if (this.owned.has(tpKey(tp)) && !this.loop.has(tp)) this.loop.set(tp, offset);
+      }
+    } catch (err) {
+      if (!this.closed) this.fail(classifyKafkaError(err, 'starting assigned partitions'));
+    }
+  }
+
+  groupMetadata(): GroupMetadata {
+    return {
+      groupId: this.o.groupId,
+      memberId: this.consumer.memberId ?? '',
+      generationId: this.consumer.generationId,
+      groupInstanceId: this.o.groupInstanceId ?? null,
+    };
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.owned.values()];
+  }
+
+  seek(tp: TopicPartition, offset: number): void {
+    if (this.owned.has(tpKey(tp))) this.loop.set(tp, offset);
+  }
+
+  pause(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.loop.pause(tp, true);
+  }
+
+  resume(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.loop.pause(tp, false);
+  }
+
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    return wrap('committing offsets', () =>
+      this.consumer.commit({
+        offsets: offsets.map((o) => ({
+          topic: o.topic,
+          partition: o.partition,
+          offset: BigInt(o.offset),
+          leaderEpoch: -1,
+        })),
+      }),
+    );
+  }
+
+  async close(opts: { leaveGroup?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.loop.stop();
+    this.loop.clear();
+    if (this.client.groups.get(this.o.groupId) === this.consumer) this.client.groups.delete(this.o.groupId);
+    // The library's close() always sends LeaveGroup for a member it knows: a static member that
+    // should keep its partitions for its restart is made unknown to it first.
+    if (opts.leaveGroup === false) this.consumer.memberId = null;
+    await wrap('closing a consumer', () => this.consumer.close(true));
+  }
+}
+
+const advertisedUserData = (a: AdvertisedEndpoint): Buffer =>
+  Buffer.from(JSON.stringify({ instance: a.instance, endpoint: a.endpoint }));
+
+/** The endpoint in a member's userData; undefined for other userData (or none). */
+const advertisedIn = (userData: Buffer | string | null | undefined): AdvertisedEndpoint | undefined => {
+  if (userData === undefined || userData === null || userData.length === 0) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(userData.toString());
+  } catch {
+    return undefined;
+  }
+  const { instance, endpoint } = (parsed ?? {}) as Record<string, unknown>;
+  return typeof instance === 'string' && typeof endpoint === 'string' ? { instance, endpoint } : undefined;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+
+class PkAdmin implements KafkaAdmin {
+  private readonly admin: Admin;
+
+  constructor(admin: Admin) {
+    this.admin = admin;
+  }
+
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    return retrying(`ensuring topics ${specs.map((s) => s.topic).join(', ')}`, async () => {
+      const existing = new Set(await this.admin.listTopics({ includeInternals: false }));
+      const missing = specs.filter((s) => !existing.has(s.topic));
+      for (const s of missing) {
+        try {
+          await this.admin.createTopics({
+            topics: [s.topic],
+            partitions: s.partitions,
+            replicas: s.replicationFactor ?? 1,
+            configs: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+          });
+        } catch (err) {
+          // Another process may have created it in between; that is fine.
+          if (!apiIdsOf(err).has('TOPIC_ALREADY_EXISTS')) throw err;
+        }
+      }
+      for (const s of specs) {
+        const n = await this.leaderCount(s.topic);
+        if (n !== s.partitions) {
+          throw new TradewatchError(
+            'KAFKA_TOPIC_MISMATCH',
+            `topic ${s.topic} has ${n} partitions, expected ${s.partitions}`,
+          );
+        }
+      }
+    });
+  }
+
+  /** The topic's partition count once every partition has a leader (retriable until then). */
+  private async leaderCount(topic: string): Promise<number> {
+    const md = await this.admin.metadata({ topics: [topic], forceUpdate: true });
+    const t = md.topics.get(topic);
+    if (t === undefined || t.partitions.some((p) => p === undefined || p.leader < 0)) {
+      throw new TradewatchError('KAFKA_TOPIC_NOT_READY', `topic ${topic} has no leader yet`, {
+        retriable: true,
+      });
+    }
+    return t.partitionsCount;
+  }
+
+  partitionCount(topic: string): Promise<number> {
+    return retrying(`reading metadata of topic ${topic}`, async () => {
+      try {
+        return await this.leaderCount(topic);
+      } catch (err) {
+        if (apiIdsOf(err).has('UNKNOWN_TOPIC_OR_PARTITION') || /unknown topic/i.test(String(err))) {
+          throw new TradewatchError('KAFKA_TOPIC_MISSING', `topic ${topic} does not exist`);
+        }
+        throw err;
+      }
+    });
+  }
+
+  listTopics(): Promise<string[]> {
+    return wrap('listing topics', () => this.admin.listTopics({ includeInternals: false }));
+  }
+
+  deleteTopics(topics: readonly string[]): Promise<void> {
+    return wrap('deleting topics', async () => {
+      const existing = new Set(await this.admin.listTopics({ includeInternals: false }));
+      const present = topics.filter((t) => existing.has(t));
+      if (present.length > 0) await this.admin.deleteTopics({ topics: present });
+    });
+  }
+
+  deleteGroups(groups: readonly string[]): Promise<void> {
+    return wrap('deleting groups', () => this.admin.deleteGroups({ groups: [...groups] }));
+  }
+
+  watermarks(topic: string): Promise<Watermarks[]> {
+    return retrying(`reading offsets of topic ${topic}`, async () => {
+      const n = await this.partitionCount(topic);
+      const list = async (timestamp: bigint) => {
+        const [t] = await this.admin.listOffsets({
+          topics: [
+            {
+              name: topic,
+              partitions: Array.from({ length: n }, (_, partitionIndex) => ({ partitionIndex, timestamp })),
+            },
+          ],
+          isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+        });
+        return new Map((t?.partitions ?? []).map((p) => [p.partitionIndex, Number(p.offset)]));
+      };
+      const low = await list(ListOffsetTimestamps.EARLIEST);
+      const high = await list(ListOffsetTimestamps.LATEST);
+      return Array.from({ length: n }, (_, partition) => ({
+        partition,
+        low: low.get(partition) ?? 0,
+        high: high.get(partition) ?? 0,
+      }));
+    });
+  }
+
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+    return retrying(
+      `reading committed offsets of group ${groupId}`,
+      async () => {
+        const [g] = await this.admin.listConsumerGroupOffsets({ groups: [groupId], requireStable: true });
+        const out = new Map<number, number>();
+        for (const t of g?.topics ?? []) {
+          if (t.name !== topic) continue;
+          for (const p of t.partitions)
+            if (p.committedOffset >= 0n) out.set(p.partitionIndex, Number(p.committedOffset));
+        }
+        return out;
+      },
+      120000,
+    );
+  }
+
+  describeGroupMembers(groupId: string, topic: string): Promise<GroupMembers> {
+    // A dashboard asks this on a request: wait a little for a coordinator that is loading, not long.
+    return retrying(
+      `describing consumer group ${groupId}`,
+      async () => {
+        const groups = await this.admin.describeGroups({ groups: [groupId] });
+        const g = groups.get(groupId);
+        if (g === undefined) {
+          throw new TradewatchError(
+            'KAFKA_GROUP_MISSING',
+            `describing consumer group ${groupId}: no answer`,
+            {
+              retriable: true,
+            },
+          );
+        }
+        if (g.members.size > 0 && g.protocolType !== '' && g.protocolType !== 'consumer') {
+          throw new TradewatchError(
+            'KAFKA_GROUP_UNREADABLE',
+            `consumer group ${groupId} has protocol type ${g.protocolType}, not consumer`,
+          );
+        }
+        const members: GroupMember[] = [...g.members.values()].map((m) => {
+          const advertised = advertisedIn(m.metadata?.metadata);
+          return {
+            memberId: m.id,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            groupInstanceId: m.groupInstanceId ?? null,
+            ...advertised,
+            partitions: [...(m.assignments?.get(topic)?.partitions ?? [])].sort((a, b) => a - b),
+          };
+        });
+        return { state: g.state, members };
+      },
+      5000,
+    );
+  }
+
+  close(): Promise<void> {
+    return wrap('closing an admin client', () => this.admin.close());
+  }
+}
+
+export type { Compression };
