@@ -45,23 +45,23 @@ import {
 import {
   createConsumer,
   createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  type Admin,
   type Kafka,
   type Message,
   type Producer,
 } from '@tradewatch/shared/kafka';
+import { createLogger } from '@tradewatch/shared/logger';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
 import {
   clickhouse,
   clickhouseCommand,
-  createTestTopics,
-  deleteTestTopics,
   ROOT,
   startService,
-  testKafka,
   uniqueName,
   waitUntil,
-  withAdmin,
   type RunningService,
 } from '../test/support/harness.ts';
 
@@ -475,6 +475,16 @@ function startSseClients(o: SseClientsOptions) {
 // ---------------------------------------------------------------------------------------------
 // Processes, Kafka and ClickHouse helpers
 
+async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -808,7 +818,11 @@ async function runBench(): Promise<void> {
   };
   const token = `bench-${randomBytes(12).toString('hex')}`;
   const deskUser = 'bench-analyst';
-  const kafka = testKafka();
+  const kafka = createKafka({
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    clientId: uniqueName('bench-desk'),
+    logger: createLogger('dashboard-bench', 'error'),
+  });
   const running: RunningService[] = [];
   let browser: Browser | undefined;
   let sse: ReturnType<typeof startSseClientGroup> | undefined;
@@ -831,14 +845,11 @@ async function runBench(): Promise<void> {
       await Promise.race([s.stop(), sleep(15_000)]);
       await s.kill();
     }
-    await deleteTestTopics(kafka, [
-      names.feedAlerts,
-      names.pageAlerts,
-      names.labels,
-      names.events,
-      names.deadLetters,
-    ]);
-    await withAdmin(kafka, (admin) => admin.deleteGroups([names.sinkGroup])).catch(() => undefined);
+    const topics = [names.feedAlerts, names.pageAlerts, names.labels, names.events, names.deadLetters];
+    await withAdmin(kafka, async (admin) => {
+      await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+      await admin.deleteGroups([names.sinkGroup]).catch(() => undefined);
+    }).catch(() => undefined);
     await clickhouseCommand(`DROP DATABASE IF EXISTS ${names.database}`).catch(() => undefined);
   };
   const onSignal = () => {
@@ -897,13 +908,15 @@ async function runBench(): Promise<void> {
 
   try {
     say(`topics bench-desk.${suffix}.*, database ${names.database}`);
-    await createTestTopics(kafka, [
-      { topic: names.feedAlerts, partitions: cfg.partitions },
-      { topic: names.pageAlerts, partitions: cfg.partitions },
-      { topic: names.events, partitions: cfg.partitions },
-      { topic: names.deadLetters, partitions: 1 },
-    ]);
-    await createTestTopics(kafka, [labelsTopicSpec(names.labels)]);
+    await withAdmin(kafka, (admin) =>
+      ensureTopics(admin, [
+        { topic: names.feedAlerts, partitions: cfg.partitions },
+        { topic: names.pageAlerts, partitions: cfg.partitions },
+        { topic: names.events, partitions: cfg.partitions },
+        { topic: names.deadLetters, partitions: 1 },
+        labelsTopicSpec(names.labels),
+      ]),
+    );
     // The archive's tables, by the sink's own migrations.
     const migrated = spawnSync(process.execPath, [join(ROOT, 'services/sink/src/migrate-command.ts')], {
       cwd: ROOT,
