@@ -16,6 +16,6 @@ fi
 ui=services/dashboard
 if [[ ! -f $ui/dist/index.html ]] || [[ -n $(find $ui/web package-lock.json -newer $ui/dist/index.html -print -quit) ]]; then
   echo "bootstrap: building the fraud desk UI (vite)..."
-  (cd $ui && PATH="$PWD/../../node_modules/.bin:$PATH" vite build --config web/vite.config.ts --logLevel warn) ||
+  (root=$PWD && cd $ui && PATH="$root/node_modules/.bin:$PATH" vite build --config web/vite.config.ts --logLevel warn) ||
     { echo "bootstrap: the fraud desk UI did not build (see above)" >&2; exit 1; }
 fi

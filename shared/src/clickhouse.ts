@@ -1,7 +1,7 @@
 // Every use of the ClickHouse client library lives here: client construction, JSONEachRow
 // inserts, capability detection, error classification and the one way a value becomes SQL text.
 // It must work against the Debian ClickHouse 18.16 server as well as a current one, so it sends
-// no query parameters and no settings the server has not reported (see CLICKHOUSE-18.md).
+// no query parameters and no settings the server has not reported (see docs/clickhouse-18.md).
 import { Readable } from 'node:stream';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { TradewatchError } from './errors.ts';
