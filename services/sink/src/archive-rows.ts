@@ -5,8 +5,9 @@
 // type's zero value, not its DEFAULT), in the order of the table. Times travel as epoch ms
 // (Int64) and money as Int64 micro-units, written as bare JSON integers so that no value passes
 // through a double on the way in.
-import { decodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import type { Alert } from '@tradewatch/shared/alerts';
+import type { GameEvent } from '@tradewatch/shared/events';
+import { decodeEventRecord } from '@tradewatch/shared/event-records';
+import { checkAlert, decodeAlertRecord, type Alert } from '@tradewatch/shared/alerts';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import { decodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
 
@@ -104,62 +105,13 @@ export const encodeLabelRow = (l: AlertLabel): string =>
 
 // DateTime (18.16) holds seconds up to 2106: epoch ms must stay below that.
 const MAX_EPOCH_MS = 4294967295000;
-
-type Check = (v: unknown) => string | undefined;
-const nonEmptyString: Check = (v) =>
-  typeof v === 'string' && v.length > 0 && v.length <= 1024 ? undefined : 'Expected a string of 1-1024 chars';
-const anyString: Check = (v) => (typeof v === 'string' && v.length <= 1024 ? undefined : 'Expected a string');
-const uint =
-  (max: number): Check =>
-  (v) =>
-    Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max
-      ? undefined
-      : `Expected an integer 0-${max}`;
-const epochMs: Check = (v) =>
+const epochMs = (v: unknown): string | undefined =>
   Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < MAX_EPOCH_MS
     ? undefined
     : 'Expected epoch ms';
-const money: Check = (v) =>
-  typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_MONEY ? undefined : 'Expected an amount';
-const finite: Check = (v) =>
-  typeof v === 'number' && Number.isFinite(v) ? undefined : 'Expected a finite number';
-const ipList: Check = (v) =>
-  Array.isArray(v) && v.length <= 10000 && v.every((x) => anyString(x) === undefined)
-    ? undefined
-    : 'Expected an array of strings';
 
-const ALERT_FIELDS: Record<keyof Alert, Check> = {
-  alertId: nonEmptyString,
-  rule: nonEmptyString,
-  ruleVersion: uint(65535),
-  userId: nonEmptyString,
-  tradeEventId: nonEmptyString,
-  tradeTs: epochMs,
-  amount: money,
-  baseline: money,
-  factor: finite,
-  ip: anyString,
-  knownIps: ipList,
-  previousTrades: uint(4294967295),
-  gameServerId: anyString,
-  detectedAt: epochMs,
-};
-
-/**
- * Checks an alert read from the topic against the types of the `alerts` table. Fields the
- * table does not know are ignored: a newer processor may add some before the archive has them.
- */
-export const checkAlert = (raw: unknown): { ok: true; alert: Alert } | { ok: false; detail: string } => {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    return { ok: false, detail: '/: Expected an object' };
-  const rec = raw as Record<string, unknown>;
-  const problems: string[] = [];
-  for (const [field, check] of Object.entries(ALERT_FIELDS)) {
-    const problem = check(rec[field]);
-    if (problem !== undefined) problems.push(`/${field}: ${problem}`);
-  }
-  return problems.length > 0 ? { ok: false, detail: problems.join('; ') } : { ok: true, alert: raw as Alert };
-};
+/** The alert contract's checker (shared/src/alerts.ts), which knows what the table can hold. */
+export { checkAlert };
 
 /**
  * Decodes a label with the contract's decoder, then checks what the table needs beyond it: a
@@ -202,22 +154,12 @@ export const mapRecordValue = (
 ): MappedRecord => {
   if (kind === 'labels') return mapLabel(key, value);
   if (kind === 'events') {
-    const decoded = decodeEvent(value);
-    if (!decoded.ok) return { ok: false, reason: decoded.reason, detail: decoded.detail };
-    // Same rule as the processor: a record the gateway did not key by its user was not accepted.
-    if (key !== decoded.event.userId) {
-      return { ok: false, reason: 'key_mismatch', detail: 'record key is not the userId' };
-    }
+    // The same rule as the processor: shared/src/event-records.ts.
+    const decoded = decodeEventRecord(key, value);
+    if (!decoded.ok) return decoded;
     return { ok: true, id: decoded.event.eventId, row: encodeEventRow(decoded.event) };
   }
-  if (value === null) return { ok: false, reason: 'invalid_alert', detail: 'record has no value' };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(value.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: 'not_json', detail: (err as Error).message };
-  }
-  const checked = checkAlert(raw);
-  if (!checked.ok) return { ok: false, reason: 'invalid_alert', detail: checked.detail };
-  return { ok: true, id: checked.alert.alertId, row: encodeAlertRow(checked.alert, source) };
+  const decoded = decodeAlertRecord(value);
+  if (!decoded.ok) return decoded;
+  return { ok: true, id: decoded.alert.alertId, row: encodeAlertRow(decoded.alert, source) };
 };
