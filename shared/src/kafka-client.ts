@@ -20,6 +20,7 @@
 //   KAFKA_GROUP_FENCED (this member's generation is gone), retriable KAFKA_ERROR, or fatal.
 import {
   Admin,
+  ConfigResourceTypes,
   Consumer,
   FetchIsolationLevels,
   ListOffsetTimestamps,
@@ -440,6 +441,8 @@ const OFFSET_OUT_OF_RANGE = 1;
 class FetchLoop {
   private readonly consumer: Consumer;
   private readonly positions = new Map<string, Position>();
+  /** Paused partitions, including ones not positioned yet. */
+  private readonly paused = new Set<string>();
   private readonly opts: Required<PartitionReaderOptions>;
   private readonly onReset: (tp: TopicPartition) => Promise<number>;
   private running = false;
@@ -468,7 +471,7 @@ class FetchLoop {
       this.positions.set(key, {
         tp: { topic: tp.topic, partition: tp.partition },
         offset,
-        paused: false,
+        paused: this.paused.has(key),
         epoch: 0,
       });
       this.consumer.topics.track(tp.topic);
@@ -484,6 +487,7 @@ class FetchLoop {
   }
 
   remove(tp: TopicPartition): void {
+    this.paused.delete(tpKey(tp));
     if (this.positions.delete(tpKey(tp))) this.consumer.topics.untrack(tp.topic);
   }
 
@@ -492,6 +496,8 @@ class FetchLoop {
   }
 
   pause(tp: TopicPartition, paused: boolean): void {
+    if (paused) this.paused.add(tpKey(tp));
+    else this.paused.delete(tpKey(tp));
     const p = this.positions.get(tpKey(tp));
     if (p === undefined) return;
     p.paused = paused;
@@ -847,6 +853,7 @@ class PkGroupConsumer implements GroupConsumer {
   async close(opts: { leaveGroup?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.owned = new Map();
     await this.loop.stop();
     this.loop.clear();
     if (this.client.groups.get(this.o.groupId) === this.consumer) this.client.groups.delete(this.o.groupId);
@@ -1032,6 +1039,19 @@ class PkAdmin implements KafkaAdmin {
       },
       5000,
     );
+  }
+
+  topicConfig(topic: string, names: readonly string[]): Promise<Record<string, string>> {
+    return wrap(`describing topic ${topic}`, async () => {
+      const [d] = await this.admin.describeConfigs({
+        resources: [
+          { resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: [...names] },
+        ],
+      });
+      const out: Record<string, string> = {};
+      for (const c of d?.configs ?? []) if (c.value !== null && c.value !== undefined) out[c.name] = c.value;
+      return out;
+    });
   }
 
   close(): Promise<void> {

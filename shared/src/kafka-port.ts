@@ -20,6 +20,8 @@ export interface TopicPartitionOffset extends TopicPartition {
 /** A record as read: committed only (read_committed), never a control record. */
 export interface ConsumedRecord {
   readonly offset: number;
+  /** The record's timestamp, epoch ms (CreateTime unless the topic says LogAppendTime). */
+  readonly timestamp: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   /** Headers by name (the first value of a repeated name); empty when the record has none. */
@@ -199,6 +201,8 @@ export interface KafkaAdmin {
    */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
   describeGroupMembers(groupId: string, topic: string): Promise<GroupMembers>;
+  /** The values of the named settings of a topic. */
+  topicConfig(topic: string, names: readonly string[]): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 

@@ -15,8 +15,10 @@ export interface FetchedBatch {
   lastOffsetDelta: number;
   attributes: number;
   producerId: bigint;
+  firstTimestamp: bigint;
   records: readonly {
     offsetDelta: number;
+    timestampDelta: bigint;
     key: Buffer | null;
     value: Buffer | null;
     headers: readonly (readonly [Buffer | null, Buffer | null])[];
@@ -30,6 +32,7 @@ export interface AbortedTransaction {
 
 export interface FilteredRecord {
   offset: number;
+  timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
   headers: Map<string, Buffer>;
@@ -74,6 +77,7 @@ export const committedRecords = (
     }
     if ((batch.attributes & IS_TRANSACTIONAL) !== 0 && abortedProducers.has(batch.producerId)) continue;
     const first = Number(batch.firstOffset);
+    const firstTimestamp = Number(batch.firstTimestamp);
     for (const r of batch.records) {
       const offset = first + r.offsetDelta;
       if (offset < fetchOffset) continue; // a batch may begin before the offset asked for
@@ -86,7 +90,8 @@ export const committedRecords = (
           if (!headers.has(name)) headers.set(name, v);
         }
       }
-      records.push({ offset, key: r.key, value: r.value, headers });
+      const timestamp = firstTimestamp + Number(r.timestampDelta);
+      records.push({ offset, timestamp, key: r.key, value: r.value, headers });
     }
   }
   return { records, nextOffset };

@@ -9,13 +9,14 @@
 // keeps its partitions), each pending batch is retried with exponential backoff, and
 // consumption resumes once every failing batch got through.
 import { TradewatchError, isRetriable } from '@tradewatch/shared/errors';
-import {
-  classifyKafkaError,
-  type Consumer,
-  type EachBatchPayload,
-  type Message,
-  type Producer,
-} from '@tradewatch/shared/kafka';
+import { deadLetterRecord, type DeadLetterReason } from '@tradewatch/shared/dead-letters';
+import type {
+  GroupConsumer,
+  OutgoingRecord,
+  Producer,
+  RecordBatch,
+  TopicPartition,
+} from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { ArchiveKind } from './archive-rows.ts';
 import type { ArchiveWriter } from './archive-writer.ts';
@@ -33,7 +34,7 @@ import { backoffDelay } from './retry-backoff.ts';
 import type { SinkStats } from './sink-stats.ts';
 
 export interface ArchiveSinkOptions {
-  consumer: Consumer;
+  consumer: GroupConsumer;
   /** Producer of the dead-letter topic. */
   producer: Producer;
   writer: ArchiveWriter;
@@ -47,9 +48,6 @@ export interface ArchiveSinkOptions {
   deadLetterTopic: string;
   batch: BatchLimits;
   retry: RetryPolicy;
-  fromBeginning: boolean;
-  heartbeatIntervalMs: number;
-  partitionsConsumedConcurrently: number;
   /** Called once with an error the sink cannot recover from; the process should exit. */
   onFatal: (err: unknown) => void;
   now?: () => number;
@@ -65,11 +63,11 @@ interface Part {
 interface PendingBatch {
   parts: Part[];
   rows: number;
-  deadLetters: Message[];
+  deadLetters: OutgoingRecord[];
   records: number;
   bytes: number;
   firstAt: number;
-  nextOffset: string | undefined;
+  nextOffset: number | undefined;
 }
 
 const emptyBatch = (): PendingBatch => ({
@@ -142,25 +140,20 @@ export class ArchiveSink {
   }
 
   async start(): Promise<void> {
-    const { consumer } = this.o;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      // A new generation starts from the committed offsets: what the buffers hold will be read
-      // again (here or by another member), so drop it, and let in-flight flushes skip their commit.
-      const dropped = this.closeAll();
-      this.o.log.info(
-        { memberId: payload.memberId, assignment: payload.memberAssignment, dropped },
-        'partitions assigned',
-      );
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...this.kinds.keys()], fromBeginning: this.o.fromBeginning });
     const tick = Math.min(250, Math.max(10, Math.floor(this.o.batch.maxWaitMs / 4)));
     this.timer = setInterval(() => this.flushExpired(), tick);
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.onBatch(payload),
+    await this.o.consumer.start({
+      onAssigned: (partitions) => {
+        this.o.log.info({ partitions }, 'partitions assigned');
+        if (this.paused) this.o.consumer.pause(partitions);
+      },
+      // What a revoked partition's buffer holds will be read again (here or by another member)
+      // from the committed offset: drop it, and let an in-flight flush skip its commit.
+      onRevoked: (partitions, lost) => {
+        const dropped = this.close(partitions);
+        this.o.log.info({ partitions, lost, dropped }, 'partitions revoked');
+      },
+      onRecords: (batch) => this.onBatch(batch),
     });
   }
 
@@ -179,7 +172,7 @@ export class ArchiveSink {
         .filter((b) => b.pending.nextOffset !== undefined)
         .map((b) => this.startFlush(b)),
     );
-    await this.o.consumer.disconnect();
+    await this.o.consumer.close();
   }
 
   private kindOf(topic: string): ArchiveKind {
@@ -198,31 +191,34 @@ export class ArchiveSink {
     return buf;
   }
 
-  private closeAll(): number {
+  private close(partitions: readonly TopicPartition[]): number {
     let dropped = 0;
-    for (const b of this.buffers.values()) {
+    for (const tp of partitions) {
+      const key = `${tp.topic}\u0000${tp.partition}`;
+      const b = this.buffers.get(key);
+      if (b === undefined) continue;
       b.closed = true;
       dropped += b.pending.records;
+      this.failing.delete(b);
+      this.buffers.delete(key);
     }
-    this.buffers.clear();
     return dropped;
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (this.stopping || !isRunning() || isStale()) return;
+  private async onBatch(batch: RecordBatch): Promise<void> {
+    if (this.stopping) return;
     const buf = this.bufferFor(batch.topic, batch.partition);
-    // lastOffset() also covers transaction markers and aborted records filtered out of `messages`.
-    const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
     let part: Part | undefined;
-    if (batch.messages.length > 0) {
-      const records = packRecords(batch.messages);
+    if (batch.records.length > 0) {
+      const records = packRecords(batch.records);
       part = { records, mapped: await this.o.mapper.map(buf.kind, records, buf.partition) };
     }
     // A rebalance while mapping: these records will be read again from the committed offset.
     if (buf.closed || this.stopping) return;
     const p = buf.pending;
     if (p.records === 0) p.firstAt = this.now();
-    p.nextOffset = nextOffset;
+    // Past transaction markers and aborted records too, which are not in `records`.
+    p.nextOffset = batch.nextOffset;
     if (part !== undefined) {
       const { records, mapped } = part;
       p.parts.push(part);
@@ -230,13 +226,13 @@ export class ArchiveSink {
       p.rows += mapped.rowEnds.length;
       p.bytes += mapped.body.length;
       for (const f of mapped.failures)
-        p.deadLetters.push(this.deadLetter(buf, records, f.record, f.reason, f.detail));
+        p.deadLetters.push(this.deadLetter(buf, records, f.record, f.reason as DeadLetterReason, f.detail));
     }
     const { maxRows, maxBytes, maxWaitMs } = this.o.batch;
     if (p.rows >= maxRows || p.bytes >= maxBytes) {
       // At most one insert in flight per partition (commits stay in order) and one batch filling
       // behind it: past that, hold this fetch until the insert is through.
-      if (buf.inFlight !== undefined) await this.waitHeartbeating(buf.inFlight, heartbeat);
+      if (buf.inFlight !== undefined) await this.waitFor(buf.inFlight);
       if (!buf.closed && !this.stopping && buf.inFlight === undefined) void this.startFlush(buf);
     } else if (buf.inFlight === undefined && this.now() - p.firstAt >= maxWaitMs) {
       void this.startFlush(buf);
@@ -274,7 +270,7 @@ export class ArchiveSink {
   private async flush(buf: PartitionBuffer, batch: PendingBatch): Promise<void> {
     const table = this.o.tables[buf.kind];
     const rows = new ChunkedRows(batch.parts.map((part) => part.mapped));
-    let deadLetters: Message[] | undefined;
+    let deadLetters: OutgoingRecord[] | undefined;
     for (let attempt = 1; ; attempt++) {
       if (buf.closed) {
         this.o.stats.abandonedBatches++;
@@ -303,13 +299,16 @@ export class ArchiveSink {
           this.recovered(buf);
         }
         if (deadLetters.length > 0) {
-          await this.o.producer.send({ topic: this.o.deadLetterTopic, messages: deadLetters, acks: -1 });
+          await this.o.producer.send(deadLetters);
           this.o.stats.deadLetters += deadLetters.length;
           deadLetters = [];
         }
         break;
       } catch (err) {
-        const e = err instanceof TradewatchError ? err : classifyKafkaError(err);
+        const e =
+          err instanceof TradewatchError
+            ? err
+            : new TradewatchError('SINK_FLUSH_FAILED', String(err), { cause: err });
         if (!isRetriable(e)) throw e;
         this.o.stats.insertRetries++;
         const delayMs = backoffDelay(this.o.retry, attempt);
@@ -329,7 +328,7 @@ export class ArchiveSink {
     }
     if (buf.closed || batch.nextOffset === undefined) return;
     try {
-      await this.o.consumer.commitOffsets([
+      await this.o.consumer.commit([
         { topic: buf.topic, partition: buf.partition, offset: batch.nextOffset },
       ]);
       this.o.stats.commits++;
@@ -345,7 +344,7 @@ export class ArchiveSink {
     if (this.paused) return;
     this.paused = true;
     this.o.stats.outageStarted(this.now());
-    this.o.consumer.pause([...this.kinds.keys()].map((topic) => ({ topic })));
+    this.o.consumer.pause(this.o.consumer.assignment());
     this.o.log.warn({ err }, 'ClickHouse unavailable: consumption paused, retrying with backoff');
   }
 
@@ -355,7 +354,7 @@ export class ArchiveSink {
     this.paused = false;
     const outageMs = this.o.stats.outageEnded(this.now());
     if (!this.stopping) {
-      this.o.consumer.resume([...this.kinds.keys()].map((topic) => ({ topic })));
+      this.o.consumer.resume(this.o.consumer.assignment());
     }
     this.o.log.info({ outageMs }, 'ClickHouse available again: consumption resumed');
   }
@@ -364,36 +363,31 @@ export class ArchiveSink {
     buf: PartitionBuffer,
     records: RecordChunk,
     i: number,
-    reason: string,
+    reason: DeadLetterReason,
     detail: string,
-  ): Message {
-    const offset = String(records.offsets[i]);
+  ): OutgoingRecord {
+    const offset = records.offsets[i]!;
     this.o.log.warn(
       { topic: buf.topic, partition: buf.partition, offset, reason, detail },
       'record sent to dead letters',
     );
-    return {
+    return deadLetterRecord(this.o.deadLetterTopic, {
+      source: { topic: buf.topic, partition: buf.partition, offset },
       key: recordKey(records, i),
       value: recordValue(records, i),
-      headers: {
-        'tw-reason': reason,
-        'tw-detail': detail.slice(0, 1000),
-        'tw-source': `${buf.topic}/${buf.partition}/${offset}`,
-        'tw-stage': 'sink',
-      },
-    };
+      reason,
+      detail,
+      stage: 'sink',
+    });
   }
 
-  /** Waits for `p`, heartbeating meanwhile so that a long ClickHouse outage does not cost the partitions. */
-  private async waitHeartbeating(p: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+  /** Waits for `p` or for stop(); the group heartbeats meanwhile, so the partitions stay. */
+  private async waitFor(p: Promise<void>): Promise<void> {
     let settled = false;
     const done = p.finally(() => {
       settled = true;
     });
-    while (!settled) {
-      await Promise.race([done, this.sleep(this.o.heartbeatIntervalMs)]);
-      if (!settled && !this.stopping) await heartbeat();
-    }
+    while (!settled && !this.stopping) await Promise.race([done, this.sleep(1000)]);
   }
 
   /** A delay that stop() cuts short. */

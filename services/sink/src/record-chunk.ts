@@ -21,9 +21,9 @@ export interface RecordChunk {
 }
 
 export interface PackableRecord {
-  key: Buffer | null;
-  value: Buffer | null;
-  offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly offset: number;
 }
 
 export const packRecords = (records: readonly PackableRecord[]): RecordChunk => {
@@ -39,7 +39,7 @@ export const packRecords = (records: readonly PackableRecord[]): RecordChunk => 
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
     pos[i] = at;
-    offsets[i] = Number(r.offset);
+    offsets[i] = r.offset;
     keyLen[i] = r.key === null ? -1 : r.key.length;
     if (r.key !== null) at += r.key.copy(data, at);
     valueLen[i] = r.value === null ? -1 : r.value.length;

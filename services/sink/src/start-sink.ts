@@ -6,13 +6,7 @@
 //   ... await sink.stop();            // flushes, commits, leaves the group, closes clients
 //   sink.failed                        // rejects if the sink hit an unrecoverable error
 import { createClickHouse, sqlTable, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
-import {
-  createConsumer,
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  partitionCount,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import type { Logger } from '@tradewatch/shared/logger';
 import { ArchiveSink } from './archive-sink.ts';
@@ -69,20 +63,23 @@ const retryWhileUnavailable = async <T>(
 export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Promise<RunningSink> => {
   const stats = new SinkStats();
   const clickhouse = createSinkClickHouse(config);
-  const kafka = createKafka({
+  const kafka = createKafkaClient({
     brokers: config.kafkaBrokers,
     clientId: `tradewatch-sink-${config.instanceId}`,
     logger: log,
   });
   const admin = kafka.admin();
-  const producer = createIdempotentProducer(kafka);
-  const consumer = createConsumer(kafka, {
+  const producer = kafka.producer();
+  const topics = { events: config.eventsTopic, alerts: config.alertsTopic, labels: config.labelsTopic };
+  const consumer = kafka.groupConsumer({
     groupId: config.groupId,
-    readUncommitted: false,
-    sessionTimeout: config.sessionTimeoutMs,
-    heartbeatInterval: config.heartbeatIntervalMs,
-    rebalanceTimeout: Math.max(config.sessionTimeoutMs, 10000),
-    maxWaitTimeInMs: Math.min(config.batch.maxWaitMs, 500),
+    topics: Object.values(topics),
+    startAt: 'committed',
+    fallback: config.fromBeginning ? 'earliest' : 'latest',
+    sessionTimeoutMs: config.sessionTimeoutMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    rebalanceTimeoutMs: Math.max(config.sessionTimeoutMs, 10000),
+    maxWaitMs: Math.min(config.batch.maxWaitMs, 500),
     maxBytesPerPartition: config.maxBytesPerPartition,
     maxBytes: Math.max(config.maxBytesPerPartition * 4, 64 * 1024 * 1024),
   });
@@ -92,18 +89,15 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
     fail = reject;
   });
   failed.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!payload.restart) fail(payload.error);
-    else log.warn({ err: payload.error }, 'consumer restarting after a retriable error');
-  });
+  consumer.failed.catch((err: unknown) => fail(err));
 
   const database = config.clickhouse.database;
   const writer = new ArchiveWriter({ client: clickhouse, onBisect: () => stats.bisections++ });
   const mapper = createRecordMapper(config.mappingWorkers);
   const close = async () => {
     await mapper.close();
-    await producer.disconnect().catch((err: unknown) => log.warn({ err }, 'producer disconnect failed'));
-    await admin.disconnect().catch((err: unknown) => log.warn({ err }, 'admin disconnect failed'));
+    await producer.close().catch((err: unknown) => log.warn({ err }, 'producer close failed'));
+    await admin.close().catch((err: unknown) => log.warn({ err }, 'admin close failed'));
     await clickhouse.close();
   };
 
@@ -113,15 +107,11 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
       const mlog = log.child({ module: 'migrate' });
       await retryWhileUnavailable(() => migrate(clickhouse, database, mlog), config, mlog);
     }
-    await admin.connect();
-    await ensureTopics(admin, [
+    await admin.ensureTopics([
       { topic: config.deadLetterTopic, partitions: 1 },
       labelsTopicSpec(config.labelsTopic),
     ]);
-    const topics = { events: config.eventsTopic, alerts: config.alertsTopic, labels: config.labelsTopic };
-    let partitions = 0;
-    for (const topic of Object.values(topics)) partitions += await partitionCount(admin, topic);
-    await producer.connect();
+    for (const topic of Object.values(topics)) await admin.partitionCount(topic);
     sink = new ArchiveSink({
       consumer,
       producer,
@@ -138,15 +128,11 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
       deadLetterTopic: config.deadLetterTopic,
       batch: config.batch,
       retry: config.retry,
-      fromBeginning: config.fromBeginning,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      // Every partition is inserted concurrently: the inserts, not the CPU, are the slow part.
-      partitionsConsumedConcurrently: partitions,
       onFatal: (err) => fail(err),
     });
     await sink.start();
   } catch (err) {
-    await consumer.disconnect().catch(() => undefined);
+    await consumer.close().catch(() => undefined);
     await close();
     throw err;
   }

@@ -6,7 +6,7 @@
 // ports), never the shared local server other tests use.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admin } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { loadSinkConfig } from '../src/config.ts';
 import { startSink } from '../src/start-sink.ts';
 import {
@@ -32,14 +32,13 @@ import {
 
 const log = testLogger('sink-outage-it');
 const kafka = testKafka(log);
-let admin: Admin;
+let admin: KafkaAdmin;
 
-before(async () => {
+before(() => {
   admin = kafka.admin();
-  await admin.connect();
 });
 after(async () => {
-  await admin.disconnect();
+  await admin.close();
 });
 
 test('ClickHouse down for a while: the sink pauses, retries, and catches up exactly', async (t) => {
@@ -65,10 +64,18 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
   );
   /** The group's committed offset of every partition of the archived topics. */
   const committed = async () =>
-    (await admin.fetchOffsets({ groupId: n.groupId, topics: [n.eventsTopic, n.alertsTopic, n.labelsTopic] }))
-      .flatMap((tp) =>
-        tp.partitions.map((p) => ({ topic: tp.topic, partition: p.partition, offset: Number(p.offset) })),
+    (
+      await Promise.all(
+        [n.eventsTopic, n.alertsTopic, n.labelsTopic].map(async (topic) =>
+          [...(await admin.committedOffsets(n.groupId, topic))].map(([partition, offset]) => ({
+            topic,
+            partition,
+            offset,
+          })),
+        ),
       )
+    )
+      .flat()
       .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   let down = false;
   try {

@@ -20,17 +20,17 @@ import {
   sqlTable,
   type ClickHouseClient,
 } from '@tradewatch/shared/clickhouse';
-import {
-  createConsumer,
-  createIdempotentProducer,
-  createKafka,
-  createTransactionalProducer,
-  ensureTopics,
-  type Admin,
-  type Message,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { ConsumedRecord, KafkaAdmin, KafkaClient } from '@tradewatch/shared/kafka-port';
 import { createLogger, type Logger } from '@tradewatch/shared/logger';
-import type { Kafka } from '@tradewatch/shared/kafka';
+
+/** A record to produce in a test: to the topic it is produced to. */
+export interface TestRecord {
+  key: string | Buffer | null;
+  value: string | Buffer | null;
+  partition?: number;
+  headers?: Record<string, string>;
+}
 
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
@@ -82,8 +82,8 @@ export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Recor
   ...extra,
 });
 
-export const testKafka = (log: Logger): Kafka =>
-  createKafka({ brokers: [KAFKA_BROKERS], clientId: 'it-sink', logger: log });
+export const testKafka = (log: Logger): KafkaClient =>
+  createKafkaClient({ brokers: [KAFKA_BROKERS], clientId: 'it-sink', logger: log });
 
 export const testClickHouse = (url = CLICKHOUSE_URL): ClickHouseClient =>
   createClickHouse({ url, application: 'tradewatch-sink-tests' });
@@ -155,11 +155,11 @@ export class PrivateClickHouse {
 
 /** The test's topics; `labels: false` leaves the labels topic to the sink, as when the desk is not up yet. */
 export const createTestTopics = async (
-  admin: Admin,
+  admin: KafkaAdmin,
   n: TestNames,
   { events = 3, alerts = 2, labels = true }: { events?: number; alerts?: number; labels?: boolean } = {},
 ) => {
-  await ensureTopics(admin, [
+  await admin.ensureTopics([
     { topic: n.eventsTopic, partitions: events },
     { topic: n.alertsTopic, partitions: alerts },
     ...(labels ? [labelsTopicSpec(n.labelsTopic)] : []),
@@ -167,13 +167,9 @@ export const createTestTopics = async (
   ]);
 };
 
-export const cleanUp = async (admin: Admin, client: ClickHouseClient, n: TestNames): Promise<void> => {
+export const cleanUp = async (admin: KafkaAdmin, client: ClickHouseClient, n: TestNames): Promise<void> => {
   await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(n.database)}`);
-  const existing = new Set(await admin.listTopics());
-  const topics = [n.eventsTopic, n.alertsTopic, n.labelsTopic, n.deadLetterTopic].filter((t) =>
-    existing.has(t),
-  );
-  if (topics.length > 0) await admin.deleteTopics({ topics });
+  await admin.deleteTopics([n.eventsTopic, n.alertsTopic, n.labelsTopic, n.deadLetterTopic]);
 };
 
 /** Polls `probe` until `done` holds or the deadline passes; the last value is in the failure. */
@@ -315,44 +311,46 @@ export const latestLabels = (labels: readonly AlertLabel[]): Map<string, AlertLa
   return new Map([...latest].map(([id, l]) => [id, l.label]));
 };
 
-export const eventMessage = (ev: GameEvent): Message => ({ key: ev.userId, value: encodeEvent(ev) });
-export const alertMessage = (a: Alert): Message => ({ key: a.userId, value: encodeAlert(a) });
-export const labelMessage = (l: AlertLabel): Message => ({ key: l.alertId, value: encodeLabel(l) });
+export const eventMessage = (ev: GameEvent): TestRecord => ({ key: ev.userId, value: encodeEvent(ev) });
+export const alertMessage = (a: Alert): TestRecord => ({ key: a.userId, value: encodeAlert(a) });
+export const labelMessage = (l: AlertLabel): TestRecord => ({ key: l.alertId, value: encodeLabel(l) });
 
 /** Produces with the gateway's producer settings, in chunks. */
 export const produce = async (
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
-  messages: Message[],
+  messages: TestRecord[],
   chunk = 2000,
 ): Promise<void> => {
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+  const producer = kafka.producer();
   try {
     for (let i = 0; i < messages.length; i += chunk) {
-      await producer.send({ topic, messages: messages.slice(i, i + chunk), acks: -1 });
+      await producer.send(messages.slice(i, i + chunk).map((m) => ({ topic, ...m })));
     }
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 };
 
 /** Produces in one transaction, like the processor; `abort` leaves the records invisible. */
 export const produceTransactional = async (
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
-  messages: Message[],
+  messages: TestRecord[],
   opts: { abort?: boolean; transactionalId: string },
 ): Promise<void> => {
-  const producer = createTransactionalProducer(kafka, opts.transactionalId, 30000);
-  await producer.connect();
+  const producer = kafka.transactionalProducer({
+    transactionalId: opts.transactionalId,
+    transactionTimeoutMs: 30000,
+  });
   try {
-    const txn = await producer.transaction();
-    await txn.send({ topic, messages, acks: -1 });
-    if (opts.abort === true) await txn.abort();
-    else await txn.commit();
+    await producer.init();
+    await producer.begin();
+    await producer.send(messages.map((m) => ({ topic, ...m })));
+    if (opts.abort === true) await producer.abort();
+    else await producer.commit();
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 };
 
@@ -364,36 +362,30 @@ export interface ReadRecord {
   headers: Record<string, string>;
 }
 
+const readRecord = (partition: number, r: ConsumedRecord): ReadRecord => ({
+  partition,
+  offset: r.offset,
+  key: r.key?.toString() ?? null,
+  value: r.value?.toString() ?? null,
+  headers: Object.fromEntries([...r.headers].map(([k, v]) => [k, v.toString()])),
+});
+
 /** Reads every (committed) record of a small topic from the beginning until `count` arrived. */
 export const readTopic = async (
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   count: number,
   timeoutMs = 30000,
 ): Promise<ReadRecord[]> => {
-  const consumer = createConsumer(kafka, {
-    groupId: `it-sink-reader-${randomBytes(4).toString('hex')}`,
-    maxWaitTimeInMs: 100,
-  });
+  const admin = kafka.admin();
+  const reader = kafka.partitionReader({ maxWaitMs: 100 });
   const seen: ReadRecord[] = [];
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: ({ partition, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {}))
-          headers[k] = String(Array.isArray(v) ? v[0] : v);
-        seen.push({
-          partition,
-          offset: Number(message.offset),
-          key: message.key?.toString() ?? null,
-          value: message.value?.toString() ?? null,
-          headers,
-        });
-        return Promise.resolve();
-      },
+    reader.start((batch) => {
+      for (const r of batch.records) seen.push(readRecord(batch.partition, r));
     });
+    const partitions = await admin.partitionCount(topic);
+    for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
     await waitFor(
       `${count} records on ${topic}`,
       () => Promise.resolve(seen.length),
@@ -402,7 +394,8 @@ export const readTopic = async (
     );
     return seen;
   } finally {
-    await consumer.disconnect();
+    await reader.close();
+    await admin.close();
   }
 };
 

@@ -44,14 +44,14 @@ const label: AlertLabel = {
 const rec = (e: GameEvent, offset: number) => ({
   key: Buffer.from(e.userId),
   value: Buffer.from(encodeEvent(e)),
-  offset: String(offset),
+  offset: offset,
 });
 
 test('packRecords keeps keys, values (null too) and offsets', () => {
   const c = packRecords([
-    { key: Buffer.from('k1'), value: Buffer.from('v1'), offset: '10' },
-    { key: null, value: Buffer.from(''), offset: '11' },
-    { key: Buffer.from(''), value: null, offset: '9007199254740991' },
+    { key: Buffer.from('k1'), value: Buffer.from('v1'), offset: 10 },
+    { key: null, value: Buffer.from(''), offset: 11 },
+    { key: Buffer.from(''), value: null, offset: 9007199254740991 },
   ]);
   assert.equal(recordKey(c, 0)?.toString(), 'k1');
   assert.equal(recordValue(c, 0)?.toString(), 'v1');
@@ -65,7 +65,7 @@ test('packRecords keeps keys, values (null too) and offsets', () => {
 test('mapChunk: rows (with byte ends, non-ASCII included) and failures by record', () => {
   const records = [
     rec(ev(0), 0),
-    { key: Buffer.from('x'), value: Buffer.from('{'), offset: '1' },
+    { key: Buffer.from('x'), value: Buffer.from('{'), offset: 1 },
     rec(ev(2), 2),
     rec(ev(3, 'plain'), 3),
   ];
@@ -107,10 +107,10 @@ test('alert rows carry the partition and the offset of their own record', () => 
   const m = mapChunk(
     'alerts',
     packRecords([
-      { key: Buffer.from('u'), value: Buffer.from(encodeAlert(alerts[0]!)), offset: '41' },
-      { key: Buffer.from('u'), value: Buffer.from('{'), offset: '42' },
-      { key: Buffer.from('u'), value: Buffer.from(encodeAlert(alerts[1]!)), offset: '45' },
-      { key: Buffer.from('u'), value: Buffer.from(encodeAlert(alerts[2]!)), offset: '123456789012' },
+      { key: Buffer.from('u'), value: Buffer.from(encodeAlert(alerts[0]!)), offset: 41 },
+      { key: Buffer.from('u'), value: Buffer.from('{'), offset: 42 },
+      { key: Buffer.from('u'), value: Buffer.from(encodeAlert(alerts[1]!)), offset: 45 },
+      { key: Buffer.from('u'), value: Buffer.from(encodeAlert(alerts[2]!)), offset: 123456789012 },
     ]),
     2,
   );
@@ -128,20 +128,20 @@ test('the worker pool maps exactly like the main thread, for every kind', async 
   const chunks = {
     events: packRecords([
       ...Array.from({ length: 50 }, (_, i) => rec(ev(i), i)),
-      { key: null, value: null, offset: '50' },
+      { key: null, value: null, offset: 50 },
     ]),
     alerts: packRecords(
       Array.from({ length: 20 }, (_, i) => ({
         key: Buffer.from('u'),
         value: Buffer.from(encodeAlert({ ...alert, alertId: `a-${i}` })),
-        offset: String(1000 + i),
+        offset: 1000 + i,
       })),
     ),
     labels: packRecords(
       Array.from({ length: 20 }, (_, i) => ({
         key: Buffer.from(i === 7 ? 'wrong' : `a-${i}`),
         value: Buffer.from(encodeLabel({ ...label, alertId: `a-${i}`, labelledAt: label.labelledAt + i })),
-        offset: String(i),
+        offset: i,
       })),
     ),
   } as const;

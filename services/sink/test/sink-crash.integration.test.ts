@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { Admin } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import {
   alertMessage,
   assertAlertCoordinates,
@@ -35,14 +35,13 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const log = testLogger('sink-crash-it');
 const kafka = testKafka(log);
 const client = testClickHouse();
-let admin: Admin;
+let admin: KafkaAdmin;
 
-before(async () => {
+before(() => {
   admin = kafka.admin();
-  await admin.connect();
 });
 after(async () => {
-  await admin.disconnect();
+  await admin.close();
   await client.close();
 });
 

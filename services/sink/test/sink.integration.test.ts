@@ -14,7 +14,7 @@ import {
   sqlTable,
 } from '@tradewatch/shared/clickhouse';
 import { encodeEvent } from '@tradewatch/shared/events';
-import type { Admin } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { encodeLabel } from '@tradewatch/shared/labels';
 import { EXAMPLE_QUERIES, findExample, renderExample } from '../src/analyst-queries.ts';
 import { ArchiveWriter } from '../src/archive-writer.ts';
@@ -51,14 +51,13 @@ import {
 const log = testLogger('sink-it');
 const kafka = testKafka(log);
 const client = testClickHouse();
-let admin: Admin;
+let admin: KafkaAdmin;
 
-before(async () => {
+before(() => {
   admin = kafka.admin();
-  await admin.connect();
 });
 after(async () => {
-  await admin.disconnect();
+  await admin.close();
   await client.close();
 });
 
@@ -225,13 +224,8 @@ test('archives every label record exactly once; the latest per alert wins; bad l
     const config = loadSinkConfig(sinkEnv(n, { SINK_BATCH_MAX_ROWS: '100' }));
     const sink = await startSink(config, log);
     try {
-      const [meta] = (await admin.fetchTopicMetadata({ topics: [n.labelsTopic] })).topics;
-      assert.equal(meta?.partitions.length, 3);
-      const described = await admin.describeConfigs({
-        resources: [{ type: 2 /* TOPIC */, name: n.labelsTopic, configNames: ['retention.ms'] }],
-        includeSynonyms: false,
-      });
-      assert.equal(described.resources[0]?.configEntries[0]?.configValue, '-1');
+      assert.equal(await admin.partitionCount(n.labelsTopic), 3);
+      assert.equal((await admin.topicConfig(n.labelsTopic, ['retention.ms']))['retention.ms'], '-1');
       await produce(kafka, n.labelsTopic, [
         ...labels.slice(0, 300).map(labelMessage),
         ...bad,
