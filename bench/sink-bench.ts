@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { queryRows, runStatement, sqlIdentifier, sqlTable } from '@tradewatch/shared/clickhouse';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import { createIdempotentProducer, createKafka, ensureTopics, type Message } from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { OutgoingRecord } from '@tradewatch/shared/kafka-port';
 import { createLogger } from '@tradewatch/shared/logger';
 import { encodeEventRow } from '../services/sink/src/archive-rows.ts';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
@@ -62,7 +63,7 @@ const env = {
   STATS_INTERVAL_MS: '0',
 };
 const config = loadSinkConfig(env);
-const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'sink-bench', logger: log });
+const kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: 'sink-bench', logger: log });
 const client = createSinkClickHouse(config);
 
 /** The shape of real traffic: per user a login now and then, mostly trades, all fields used. */
@@ -91,29 +92,27 @@ const makeEvent = (i: number, now: number): GameEvent => {
 // objects in this process would slow the sink's garbage collector and skew its rate.
 const seed = async (now: number): Promise<number> => {
   const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [
+  await admin.ensureTopics([
     { topic: names.eventsTopic, partitions: PARTITIONS },
     { topic: names.alertsTopic, partitions: 1 },
     { topic: names.deadLetterTopic, partitions: 1 },
   ]);
-  await admin.disconnect();
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+  await admin.close();
+  const producer = kafka.producer();
   const started = performance.now();
   const chunk = 5000;
   const inFlight: Promise<unknown>[] = [];
   for (let i = 0; i < EVENTS; i += chunk) {
-    const messages: Message[] = [];
+    const messages: OutgoingRecord[] = [];
     for (let j = i; j < Math.min(EVENTS, i + chunk); j++) {
       const e = makeEvent(j, now);
-      messages.push({ key: e.userId, value: encodeEvent(e) });
+      messages.push({ topic: names.eventsTopic, key: e.userId, value: encodeEvent(e) });
     }
-    inFlight.push(producer.send({ topic: names.eventsTopic, messages, acks: -1 }));
+    inFlight.push(producer.send(messages));
     if (inFlight.length >= 4) await inFlight.shift();
   }
   await Promise.all(inFlight);
-  await producer.disconnect();
+  await producer.close();
   return performance.now() - started;
 };
 
@@ -200,13 +199,10 @@ const cleanUp = async () => {
   for (const db of [names.sinkDb, names.bulkDb])
     await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(db)}`);
   const admin = kafka.admin();
-  await admin.connect();
   await admin
-    .deleteTopics({
-      topics: [names.eventsTopic, names.alertsTopic, names.labelsTopic, names.deadLetterTopic],
-    })
+    .deleteTopics([names.eventsTopic, names.alertsTopic, names.labelsTopic, names.deadLetterTopic])
     .catch(() => undefined);
-  await admin.disconnect();
+  await admin.close();
 };
 
 try {
@@ -260,7 +256,7 @@ try {
   process.stdout.write(
     [
       `sink benchmark — ${EVENTS.toLocaleString('en')} events, ${PARTITIONS} partitions, ClickHouse ${result.clickhouse}, ${result.machine.cpus} CPUs`,
-      `  seed (kafkajs producer)       ${result.seed.eventsPerSec.toLocaleString('en').padStart(10)} events/s`,
+      `  seed (producer)               ${result.seed.eventsPerSec.toLocaleString('en').padStart(10)} events/s`,
       `  sink (Kafka → ClickHouse)     ${sinkRate.toLocaleString('en').padStart(10)} rows/s  in ${result.sink.ms} ms, ${sink.inserts} inserts  [${ok(sinkRate >= 100000)}: ≥ 100,000]`,
       `  bulk (clickhouse-client)      ${bulkRate.toLocaleString('en').padStart(10)} rows/s  in ${result.bulk.ms} ms`,
       `  ratio sink / bulk             ${(result.ratio * 100).toFixed(1).padStart(9)} %       [${ok(result.ratio >= 0.5)}: ≥ 50 %]`,

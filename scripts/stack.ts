@@ -12,7 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@tradewatch/shared/logger';
-import { createConsumer, createKafka, ensureTopics, type Admin } from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { DEFAULT_LABELS_TOPIC, labelsTopicSpec } from '@tradewatch/shared/labels';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,24 +66,21 @@ const infra = (...args: string[]): void => {
 const infraRunning = (): boolean =>
   spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'ignore' }).status === 0;
 
-const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
-  const kafka = createKafka({
-    brokers,
-    clientId: 'tradewatch-stack',
-    logger: createLogger('stack', 'error'),
-  });
-  const admin = kafka.admin();
-  await admin.connect();
+const stackKafka = () =>
+  createKafkaClient({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
+
+const withAdmin = async <T>(fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> => {
+  const admin = stackKafka().admin();
   try {
     return await fn(admin);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 };
 
 const createTopics = () =>
   withAdmin((admin) =>
-    ensureTopics(admin, [
+    admin.ensureTopics([
       {
         topic: eventsTopic,
         partitions: eventsPartitions,
@@ -222,8 +220,8 @@ const clickhouseCount = async (table: string): Promise<number> => {
   return res.ok ? Number((await res.text()).trim()) : NaN;
 };
 
-const topicEnd = async (admin: Admin, topic: string): Promise<number> =>
-  (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+const topicEnd = async (admin: KafkaAdmin, topic: string): Promise<number> =>
+  (await admin.watermarks(topic)).reduce((n, p) => n + p.high, 0);
 
 const start = async () => {
   const infraWasUp = infraRunning();
@@ -260,26 +258,17 @@ const start = async () => {
   say('running — Ctrl-C stops everything this command started');
   for (const line of urls()) process.stdout.write(`${line}\n`);
 
-  const kafka = createKafka({
-    brokers,
-    clientId: 'tradewatch-stack',
-    logger: createLogger('stack', 'error'),
-  });
+  const kafka = stackKafka();
   const admin = kafka.admin();
-  await admin.connect();
-  const alertsConsumer = createConsumer(kafka, {
-    groupId: `tradewatch-stack-${process.pid}-${Date.now()}`,
-    readUncommitted: false,
-  });
+  // Alerts raised from now on: every alerts partition read from its end.
+  const alertsReader = kafka.partitionReader();
   let alerts = 0;
-  await alertsConsumer.connect();
-  await alertsConsumer.subscribe({ topic: alertsTopic, fromBeginning: false });
-  await alertsConsumer.run({
-    eachBatch: ({ batch }) => {
-      alerts += batch.messages.length;
-      return Promise.resolve();
-    },
+  alertsReader.start((batch) => {
+    alerts += batch.records.length;
   });
+  for (const w of await admin.watermarks(alertsTopic)) {
+    alertsReader.assign({ topic: alertsTopic, partition: w.partition }, w.high);
+  }
 
   let last = { at: Date.now(), events: await topicEnd(admin, eventsTopic) };
   const startEvents = last.events;

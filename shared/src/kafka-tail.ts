@@ -1,31 +1,14 @@
 // Reading topics from chosen offsets to their end and on, committed records only, without
-// joining a shared consumer group: what a live view needs (the fraud desk's alert feed). kafkajs
-// cannot assign partitions by hand, so each tail is a consumer in a group of its own that seeks
-// every partition to its start once it runs; records below a partition's start (fetched before
-// the seek took effect) are dropped here, so callers see each partition from exactly its start,
-// in offset order.
-import { randomUUID } from 'node:crypto';
-import { classifyKafkaError, createConsumer, type Admin, type Consumer, type Kafka } from './kafka.ts';
+// joining a consumer group: what a live view needs (the fraud desk's alert feed). A partition
+// reader of the Kafka port starts each partition exactly at its start offset, so callers see each
+// partition from there, in offset order.
+import type { KafkaAdmin, KafkaClient, Watermarks } from './kafka-port.ts';
 import type { Logger } from './logger.ts';
 
-export interface Watermarks {
-  partition: number;
-  /** The log start offset. */
-  low: number;
-  /** The offset the next record will get (for a transactional topic: past the last marker). */
-  high: number;
-}
+export type { Watermarks };
 
-export const topicWatermarks = async (admin: Admin, topic: string): Promise<Watermarks[]> => {
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets
-      .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
-      .sort((a, b) => a.partition - b.partition);
-  } catch (err) {
-    throw classifyKafkaError(err);
-  }
-};
+export const topicWatermarks = (admin: KafkaAdmin, topic: string): Promise<Watermarks[]> =>
+  admin.watermarks(topic);
 
 export interface TailRecord {
   topic: string;
@@ -49,13 +32,12 @@ export interface TopicTail {
 
 /**
  * Starts reading `specs` (read_committed) and calls `onRecords` with each fetched batch, in
- * offset order within a partition. Resolves once the consumer runs, with the start offsets.
+ * offset order within a partition. Resolves once reading started, with the start offsets.
  */
 export const tailTopics = async (opts: {
-  kafka: Kafka;
-  admin: Admin;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
   log: Logger;
-  groupPrefix: string;
   specs: readonly TailSpec[];
   onRecords: (records: TailRecord[]) => void;
   maxWaitMs?: number;
@@ -68,45 +50,22 @@ export const tailTopics = async (opts: {
       marks.map((w) => Math.min(w.high, Math.max(w.low, spec.startAt(w)))),
     );
   }
-  const consumer: Consumer = createConsumer(opts.kafka, {
-    groupId: `${opts.groupPrefix}.${randomUUID().slice(0, 12)}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: opts.maxWaitMs ?? 100,
-    sessionTimeout: 30000,
-  });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    opts.log.warn({ err: payload.error, restart: payload.restart }, 'tail consumer crashed');
-  });
-  await consumer.connect();
-  for (const spec of opts.specs) await consumer.subscribe({ topic: spec.topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: 1,
-    eachBatch: ({ batch }) => {
-      const from = starts.get(batch.topic)?.[batch.partition] ?? 0;
-      const records: TailRecord[] = [];
-      for (const m of batch.messages) {
-        const offset = Number(m.offset);
-        if (offset < from) continue;
-        records.push({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset,
-          key: m.key === null ? null : m.key.toString(),
-          value: m.value,
-        });
-      }
-      if (records.length > 0) opts.onRecords(records);
-      return Promise.resolve();
-    },
+  const reader = opts.kafka.partitionReader({ maxWaitMs: opts.maxWaitMs ?? 100 });
+  reader.failed.catch((err: unknown) => opts.log.error({ err }, 'tail reader failed'));
+  reader.start((batch) => {
+    if (batch.records.length === 0) return;
+    opts.onRecords(
+      batch.records.map((r) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: r.offset,
+        key: r.key === null ? null : r.key.toString('utf8'),
+        value: r.value,
+      })),
+    );
   });
   for (const [topic, offsets] of starts) {
-    offsets.forEach((offset, partition) => consumer.seek({ topic, partition, offset: String(offset) }));
+    offsets.forEach((offset, partition) => reader.assign({ topic, partition }, offset));
   }
-  return {
-    starts,
-    stop: async () => {
-      await consumer.disconnect();
-    },
-  };
+  return { starts, stop: () => reader.close() };
 };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
 import { deriveAlertId, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
-import { createConsumer, describeGroupMembers, type Consumer, type Kafka } from '@tradewatch/shared/kafka';
+import type { KafkaClient } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import {
   ROOT,
@@ -57,7 +57,7 @@ export interface DeskUserCredentials {
 
 export interface DeskPipeline {
   id: string;
-  kafka: Kafka;
+  kafka: KafkaClient;
   database: string;
   env: Readonly<Record<string, string>>;
   gatewayUrl: string;
@@ -142,7 +142,7 @@ export const startDeskPipeline = async (opts: { processors: number }): Promise<D
   let dashboard: RunningService | undefined;
 
   const groupMembers = () =>
-    withAdmin(kafka, (admin) => describeGroupMembers(admin, env.PROCESSOR_GROUP_ID!, env.EVENTS_TOPIC!));
+    withAdmin(kafka, (admin) => admin.describeGroupMembers(env.PROCESSOR_GROUP_ID!, env.EVENTS_TOPIC!));
 
   const startDashboard = async () => {
     dashboard = startService('dashboard', dashboardEnv);
@@ -315,27 +315,19 @@ export interface AlertsWatcher {
 }
 
 /** Reads the alerts topic from the beginning, read_committed, and timestamps every alert. */
-export const watchAlerts = async (kafka: Kafka, topic: string): Promise<AlertsWatcher> => {
-  const consumer: Consumer = createConsumer(kafka, {
-    groupId: uniqueName('desk-alerts-watcher'),
-    readUncommitted: false,
-    maxWaitTimeInMs: 50,
-  });
+export const watchAlerts = async (kafka: KafkaClient, topic: string): Promise<AlertsWatcher> => {
+  const reader = kafka.partitionReader({ maxWaitMs: 50 });
   const alerts: CommittedAlert[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: ({ batch }) => {
-      const seenAt = Date.now();
-      for (const m of batch.messages) {
-        const alert = JSON.parse(m.value!.toString()) as Alert;
-        alerts.push({ alertId: alert.alertId, producedAt: Number(m.timestamp), seenAt });
-      }
-      return Promise.resolve();
-    },
+  reader.start((batch) => {
+    const seenAt = Date.now();
+    for (const m of batch.records) {
+      const alert = JSON.parse(m.value!.toString()) as Alert;
+      alerts.push({ alertId: alert.alertId, producedAt: m.timestamp, seenAt });
+    }
   });
-  return { alerts, stop: () => consumer.disconnect() };
+  const partitions = await withAdmin(kafka, (admin) => admin.partitionCount(topic));
+  for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
+  return { alerts, stop: () => reader.close() };
 };
 
 // --- A proxy between the browser and the desk ---------------------------------------------------

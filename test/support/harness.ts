@@ -7,16 +7,21 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@tradewatch/shared/logger';
-import {
-  createConsumer,
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  type Admin,
-  type Kafka,
-  type KafkaMessage,
-  type Message,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { ConsumedRecord, KafkaAdmin, KafkaClient, TopicSpec } from '@tradewatch/shared/kafka-port';
+
+/** A record read by a test: where it was, and what it holds. */
+export interface TopicRecord extends ConsumedRecord {
+  readonly partition: number;
+}
+
+/** A record for a test to produce, to the topic it is produced to. */
+export interface TestRecord {
+  key: string | Buffer | null;
+  value: string | Buffer | null;
+  partition?: number;
+  headers?: Record<string, string>;
+}
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -27,24 +32,27 @@ const LOG_DIR = join(process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data'), 'lo
 export const uniqueName = (prefix: string): string =>
   `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-export const testKafka = (): Kafka =>
-  createKafka({ brokers: BROKERS, clientId: uniqueName('test'), logger: createLogger('test', 'error') });
+export const testKafka = (): KafkaClient =>
+  createKafkaClient({
+    brokers: BROKERS,
+    clientId: uniqueName('test'),
+    logger: createLogger('test', 'error'),
+  });
 
-export const withAdmin = async <T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> => {
+export const withAdmin = async <T>(kafka: KafkaClient, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> => {
   const admin = kafka.admin();
-  await admin.connect();
   try {
     return await fn(admin);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 };
 
-export const createTestTopics = (kafka: Kafka, topics: { topic: string; partitions: number }[]) =>
-  withAdmin(kafka, (admin) => ensureTopics(admin, topics));
+export const createTestTopics = (kafka: KafkaClient, topics: TopicSpec[]) =>
+  withAdmin(kafka, (admin) => admin.ensureTopics(topics));
 
-export const deleteTestTopics = (kafka: Kafka, topics: string[]) =>
-  withAdmin(kafka, (admin) => admin.deleteTopics({ topics, timeout: 10000 })).catch(() => undefined);
+export const deleteTestTopics = (kafka: KafkaClient, topics: string[]) =>
+  withAdmin(kafka, (admin) => admin.deleteTopics(topics)).catch(() => undefined);
 
 /** Waits until `check` returns a truthy value (which it returns), failing after the deadline. */
 export const waitUntil = async <T>(
@@ -118,43 +126,35 @@ export const startService = (
   };
 };
 
-/** Reads a whole topic from the beginning (read_committed unless told otherwise) until `done` holds. */
+/** Reads a whole topic from the beginning (read_committed) until `done` holds. */
 export const readTopicUntil = async (
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
-  done: (messages: KafkaMessage[]) => boolean,
-  opts: { timeoutMs?: number; readUncommitted?: boolean } = {},
-): Promise<KafkaMessage[]> => {
-  const consumer = createConsumer(kafka, {
-    groupId: uniqueName('reader'),
-    readUncommitted: opts.readUncommitted ?? false,
-    maxWaitTimeInMs: 100,
-  });
-  const messages: KafkaMessage[] = [];
-  await consumer.connect();
+  done: (records: TopicRecord[]) => boolean,
+  opts: { timeoutMs?: number } = {},
+): Promise<TopicRecord[]> => {
+  const reader = kafka.partitionReader({ maxWaitMs: 100 });
+  const records: TopicRecord[] = [];
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: ({ batch }) => {
-        messages.push(...batch.messages);
-        return Promise.resolve();
-      },
+    reader.start((batch) => {
+      for (const r of batch.records) records.push({ ...r, partition: batch.partition });
     });
+    const partitions = await withAdmin(kafka, (admin) => admin.partitionCount(topic));
+    for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
     await waitUntil(
-      `${topic} to reach the expected content (${messages.length} read)`,
-      () => done(messages),
+      `${topic} to reach the expected content (${records.length} read)`,
+      () => done(records),
       opts.timeoutMs ?? 30000,
     );
-    return messages;
+    return records;
   } finally {
-    await consumer.disconnect();
+    await reader.close();
   }
 };
 
 /** Reads a topic until it has been quiet for `quietMs` after reaching at least `min` records. */
 export const readTopicSettled = async (
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   min: number,
   quietMs = 1500,
@@ -176,15 +176,14 @@ export const readTopicSettled = async (
   );
 };
 
-export const produce = async (kafka: Kafka, topic: string, messages: Message[]): Promise<void> => {
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+export const produce = async (kafka: KafkaClient, topic: string, messages: TestRecord[]): Promise<void> => {
+  const producer = kafka.producer();
   try {
     for (let i = 0; i < messages.length; i += 1000) {
-      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
+      await producer.send(messages.slice(i, i + 1000).map((m) => ({ topic, ...m })));
     }
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 };
 

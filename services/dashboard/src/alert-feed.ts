@@ -3,7 +3,7 @@
 // hands each new entry to the open streams. Alerts are read from a bounded distance behind the
 // end of each partition (the archive has the rest); labels from the beginning, since the desk
 // shows every alert with all its labels.
-import type { Admin, Kafka } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin, KafkaClient } from '@tradewatch/shared/kafka-port';
 import { tailTopics, type TailRecord, type TopicTail, topicWatermarks } from '@tradewatch/shared/kafka-tail';
 import { decodeAlert, type Alert } from '@tradewatch/shared/alerts';
 import { decodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
@@ -65,10 +65,8 @@ export class AlertFeed {
     if (r.value === null) return;
     let alert: Alert;
     try {
+      // The contract's validating decoder: the same check as the sink's archive.
       alert = decodeAlert(r.value);
-      if (typeof alert.alertId !== 'string' || typeof alert.userId !== 'string') {
-        throw new TradewatchError('ALERT_INVALID', 'an alert needs an alertId and a userId');
-      }
     } catch (err) {
       this.rejected++;
       this.onReject('alert', r, err);
@@ -131,8 +129,8 @@ export interface RunningFeed {
  * already on the topic is in the index, so the first page served carries all labels.
  */
 export const startAlertFeed = async (o: {
-  kafka: Kafka;
-  admin: Admin;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
   log: Logger;
   alertsTopic: string;
   labelsTopic: string;
@@ -162,7 +160,6 @@ export const startAlertFeed = async (o: {
     kafka: o.kafka,
     admin: o.admin,
     log: o.log,
-    groupPrefix: 'tradewatch-desk-feed',
     specs: [
       { topic: o.alertsTopic, startAt: (w) => feed.log.firstHeld().alerts[w.partition] ?? w.low },
       { topic: o.labelsTopic, startAt: (w) => w.low },

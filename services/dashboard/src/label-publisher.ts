@@ -1,12 +1,7 @@
 // Writing an analyst's label to the labels topic: keyed by alertId, acknowledged by every
 // in-sync replica before the desk answers 201, by an idempotent producer (a retried send is not
 // a second record).
-import {
-  classifyKafkaError,
-  createIdempotentProducer,
-  type Kafka,
-  type Producer,
-} from '@tradewatch/shared/kafka';
+import type { KafkaClient, Producer } from '@tradewatch/shared/kafka-port';
 import { encodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
 
 export interface LabelPublisher {
@@ -17,28 +12,16 @@ export class KafkaLabelPublisher implements LabelPublisher {
   private readonly producer: Producer;
   private readonly topic: string;
 
-  constructor(kafka: Kafka, topic: string) {
-    this.producer = createIdempotentProducer(kafka);
+  constructor(kafka: KafkaClient, topic: string) {
+    this.producer = kafka.producer();
     this.topic = topic;
   }
 
-  async connect(): Promise<void> {
-    await this.producer.connect();
-  }
-
   async publish(label: AlertLabel): Promise<void> {
-    try {
-      await this.producer.send({
-        topic: this.topic,
-        acks: -1,
-        messages: [{ key: label.alertId, value: encodeLabel(label) }],
-      });
-    } catch (err) {
-      throw classifyKafkaError(err);
-    }
+    await this.producer.send([{ topic: this.topic, key: label.alertId, value: encodeLabel(label) }]);
   }
 
-  async close(): Promise<void> {
-    await this.producer.disconnect();
+  close(): Promise<void> {
+    return this.producer.close();
   }
 }

@@ -1,7 +1,7 @@
 // Per-second rates for the overview's live chart: events from the growth of the events topic
 // (its end offsets; the gateway's producer is not transactional, so each offset is one event),
 // alerts from the committed alerts the feed reads. Five minutes are kept.
-import type { Admin } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { topicWatermarks } from '@tradewatch/shared/kafka-tail';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { RatePoint } from './api-types.ts';
@@ -13,7 +13,7 @@ export interface RateSource {
 const KEEP = 300;
 
 export interface LiveRatesOptions {
-  admin: Admin;
+  admin: KafkaAdmin;
   eventsTopic: string;
   alertsRead: () => number;
   log: Logger;

@@ -1,7 +1,7 @@
 // Composition root of the fraud desk: config, Kafka (the alert feed, the labels producer, the
 // processors' group), ClickHouse, the HTTP app; SIGTERM closes the streams and stops.
 import { createLogger } from '@tradewatch/shared/logger';
-import { createKafka, ensureTopics } from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
@@ -15,7 +15,11 @@ import { GroupUserStateLocator } from './user-state-locator.ts';
 
 const config = loadDashboardConfig(process.env);
 const log = createLogger('dashboard', config.logLevel);
-const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'tradewatch-dashboard', logger: log });
+const kafka = createKafkaClient({
+  brokers: config.kafkaBrokers,
+  clientId: 'tradewatch-dashboard',
+  logger: log,
+});
 const admin = kafka.admin();
 const clickhouse = createClickHouse({ url: config.clickhouseUrl, application: 'tradewatch-dashboard' });
 
@@ -29,10 +33,8 @@ try {
   if (config.sessionSecretGenerated) {
     log.info('DASHBOARD_SESSION_SECRET is not set: sessions end when this process stops');
   }
-  await admin.connect();
-  await ensureTopics(admin, [labelsTopicSpec(config.labelsTopic)]);
+  await admin.ensureTopics([labelsTopicSpec(config.labelsTopic)]);
   const labels = new KafkaLabelPublisher(kafka, config.labelsTopic);
-  await labels.connect();
   const running = await startAlertFeed({
     kafka,
     admin,
@@ -75,7 +77,7 @@ try {
     await app.close();
     await running.stop();
     await labels.close();
-    await admin.disconnect();
+    await admin.close();
     await clickhouse.close();
   });
   const address = await app.listen({ host: config.host, port: config.port });

@@ -4,8 +4,7 @@
 // endpoint in its group metadata), and the state from that instance's
 // `GET /v1/users/:userId/state`. When the group is rebalancing, nobody owns the partition, or the
 // owner is restoring it, the answer says so instead of guessing.
-import type { Admin } from '@tradewatch/shared/kafka';
-import { describeGroupMembers } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { topicWatermarks } from '@tradewatch/shared/kafka-tail';
 import type { Logger } from '@tradewatch/shared/logger';
@@ -30,14 +29,20 @@ interface ProcessorAnswer {
 const PARTITIONS_TTL_MS = 60000;
 
 export class GroupUserStateLocator implements UserStateLocator {
-  private readonly admin: Admin;
+  private readonly admin: KafkaAdmin;
   private readonly groupId: string;
   private readonly eventsTopic: string;
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private partitions: { n: number; at: number } | undefined;
 
-  constructor(o: { admin: Admin; groupId: string; eventsTopic: string; timeoutMs: number; log: Logger }) {
+  constructor(o: {
+    admin: KafkaAdmin;
+    groupId: string;
+    eventsTopic: string;
+    timeoutMs: number;
+    log: Logger;
+  }) {
     this.admin = o.admin;
     this.groupId = o.groupId;
     this.eventsTopic = o.eventsTopic;
@@ -55,7 +60,7 @@ export class GroupUserStateLocator implements UserStateLocator {
 
   async locate(userId: string): Promise<LocatedState> {
     const partition = partitionForKey(userId, await this.partitionCount());
-    const group = await describeGroupMembers(this.admin, this.groupId, this.eventsTopic);
+    const group = await this.admin.describeGroupMembers(this.groupId, this.eventsTopic);
     const moving = (message: string): LocatedState => ({
       state: null,
       owner: { partition, instance: null, status: 'moving', message },

@@ -10,7 +10,6 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { deriveAlertId, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import { createClickHouse, runStatement, sqlIdentifier } from '@tradewatch/shared/clickhouse';
-import { createTransactionalProducer, ensureTopics } from '@tradewatch/shared/kafka';
 import { labelsTopicSpec, type AlertLabel } from '@tradewatch/shared/labels';
 import {
   CLICKHOUSE_URL,
@@ -63,7 +62,7 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
   const kafka = testKafka();
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   await withAdmin(kafka, (admin) =>
-    ensureTopics(admin, [
+    admin.ensureTopics([
       { topic: names.events, partitions: PARTITIONS },
       { topic: names.alerts, partitions: PARTITIONS },
       labelsTopicSpec(names.labels),
@@ -94,12 +93,10 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
 
   // The desk, started (and restarted) in this process on the real feed, archive and producer.
   const labels = new KafkaLabelPublisher(kafka, names.labels);
-  await labels.connect();
   const admin = kafka.admin();
-  await admin.connect();
   t.after(async () => {
     await labels.close();
-    await admin.disconnect();
+    await admin.close();
   });
   const startDesk = async (): Promise<{ app: FastifyInstance; feed: RunningFeed; base: string }> => {
     const feed = await startAlertFeed({
@@ -133,24 +130,24 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
   };
 
   // Alerts as the processor writes them: in transactions, some of which abort.
-  const producer = createTransactionalProducer(kafka, `${suffix}-tx`, 30000);
-  await producer.connect();
-  t.after(() => producer.disconnect());
+  const producer = kafka.transactionalProducer({
+    transactionalId: `${suffix}-tx`,
+    transactionTimeoutMs: 30000,
+  });
+  await producer.init();
+  t.after(() => producer.close());
   const committed: string[] = [];
   const aborted = new Set<string>();
   let n = 0;
   const writeBatch = async (count: number, abort: boolean) => {
-    const txn = await producer.transaction();
+    await producer.begin();
     const batch = Array.from({ length: count }, () => alertOf(`${suffix}-t${n++}`, `u${n % 17}`));
-    await txn.send({
-      topic: names.alerts,
-      messages: batch.map((a) => ({ key: a.userId, value: JSON.stringify(a) })),
-    });
+    await producer.send(batch.map((a) => ({ topic: names.alerts, key: a.userId, value: JSON.stringify(a) })));
     if (abort) {
-      await txn.abort();
+      await producer.abort();
       for (const a of batch) aborted.add(a.alertId);
     } else {
-      await txn.commit();
+      await producer.commit();
       committed.push(...batch.map((a) => a.alertId));
     }
   };

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import { decodeAlert } from '@tradewatch/shared/alerts';
-import { headerString } from '@tradewatch/shared/kafka';
+import { headerText } from '@tradewatch/shared/kafka-port';
 import { referenceAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import {
@@ -59,19 +59,17 @@ const publish = (topic: string, events: GameEvent[]) =>
 /** Committed offsets of the group equal the end of every partition. */
 const caughtUp = (groupId: string, topic: string) =>
   withAdmin(kafka, async (admin) => {
-    const [ends, [committed]] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      admin.fetchOffsets({ groupId, topics: [topic] }),
+    const [ends, committed] = await Promise.all([
+      admin.watermarks(topic),
+      admin.committedOffsets(groupId, topic),
     ]);
-    return ends.every(
-      (e) => committed!.partitions.find((c) => c.partition === e.partition)?.offset === e.high,
-    );
+    return ends.every((e) => committed.get(e.partition) === e.high);
   });
 
 const anyProgress = (groupId: string, topic: string) =>
   withAdmin(kafka, async (admin) => {
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return committed!.partitions.some((p) => Number(p.offset) > 0);
+    const committed = await admin.committedOffsets(groupId, topic);
+    return [...committed.values()].some((offset) => offset > 0);
   });
 
 /** A generated workload and the ids of the alerts the reference rule raises on it, sorted. */
@@ -222,12 +220,12 @@ test('duplicates change nothing; poison records go to dead letters with the reas
 
   const dead = await readTopicUntil(kafka, env.DEAD_LETTER_TOPIC, (m) => m.length >= poison.length);
   assert.equal(dead.length, poison.length);
-  assert.deepEqual(dead.map((m) => headerString(m.headers, 'tw-reason')).sort(), [
+  assert.deepEqual(dead.map((m) => headerText(m, 'tw-reason')).sort(), [
     'invalid_event',
     'invalid_event',
     'key_mismatch',
     'not_json',
   ]);
-  assert.ok(dead.every((m) => /\/\d+\/\d+$/.test(headerString(m.headers, 'tw-source') ?? '')));
+  assert.ok(dead.every((m) => /\/\d+\/\d+$/.test(headerText(m, 'tw-source') ?? '')));
   await p.stop();
 });

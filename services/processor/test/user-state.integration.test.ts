@@ -6,12 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeEvent, encodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import {
-  createIdempotentProducer,
-  describeGroupMembers,
-  type Admin,
-  type GroupMembers,
-} from '@tradewatch/shared/kafka';
+import type { GroupMembers, KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { ReferenceStates, referenceState } from '../../../test/support/reference-rule.ts';
 import { StreamingWorkload } from '../../../test/support/streaming-workload.ts';
@@ -30,17 +25,16 @@ import {
 
 const HISTORY = 20;
 const kafka = testKafka();
-const admin: Admin = kafka.admin();
+const admin: KafkaAdmin = kafka.admin();
 const created: string[] = [];
 const running: RunningService[] = [];
 after(async () => {
   await Promise.all(running.map((s) => s.kill()));
   await deleteTestTopics(kafka, created);
-  await admin.disconnect();
+  await admin.close();
 });
 
 const setup = async (partitions: number, settings: Record<string, string> = {}) => {
-  await admin.connect();
   const id = uniqueName('state');
   const env = {
     EVENTS_TOPIC: `${id}.events`,
@@ -59,7 +53,7 @@ const setup = async (partitions: number, settings: Record<string, string> = {}) 
     running.push(s);
     return s;
   };
-  const group = () => describeGroupMembers(admin, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC);
+  const group = () => admin.describeGroupMembers(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC);
   return { env, start, group };
 };
 
@@ -105,13 +99,11 @@ const askState = async (instance: string, endpoint: string, userId: string): Pro
 
 /** Committed offsets of the group equal the end of every partition; resolves with the ends. */
 const caughtUp = async (groupId: string, topic: string) => {
-  const [ends, [committed]] = await Promise.all([
-    admin.fetchTopicOffsets(topic),
-    admin.fetchOffsets({ groupId, topics: [topic] }),
+  const [ends, committed] = await Promise.all([
+    admin.watermarks(topic),
+    admin.committedOffsets(groupId, topic),
   ]);
-  const done = ends.every(
-    (e) => committed!.partitions.find((c) => c.partition === e.partition)?.offset === e.high,
-  );
+  const done = ends.every((e) => committed.get(e.partition) === e.high);
   return done ? new Map(ends.map((e) => [e.partition, Number(e.high)])) : undefined;
 };
 
@@ -227,17 +219,14 @@ test('during a rebalance under traffic every answer is the reference state at it
   assert.equal(onePerPartition.size, partitions, 'the sample covers every partition');
 
   // Traffic at a steady rate until told to stop.
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+  const producer = kafka.producer();
   let produced = 0;
   let flowing = true;
   const send = async (n: number) => {
     const batch = Array.from({ length: n }, () => workload.next(Date.now()));
-    await producer.send({
-      topic: env.EVENTS_TOPIC,
-      acks: -1,
-      messages: batch.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-    });
+    await producer.send(
+      batch.map((e) => ({ topic: env.EVENTS_TOPIC, key: e.userId, value: encodeEvent(e) })),
+    );
     produced += n;
   };
   await send(3000);
@@ -309,7 +298,7 @@ test('during a rebalance under traffic every answer is the reference state at it
   const producedDuringRebalance = produced - producedBeforeB;
   flowing = false;
   await flow;
-  await producer.disconnect();
+  await producer.close();
   assert.ok(
     producedDuringRebalance > 500,
     `events flowed while the group rebalanced (${producedDuringRebalance})`,
