@@ -2,7 +2,7 @@
 //   store     — bytes per user of the state store holding BENCH_STORE_USERS full histories (in-process)
 //   seed      — the changelog is filled with BENCH_USERS full histories (20 logins, 20 trades each),
 //               the state a long-running processor holds; the events topic with BENCH_EVENTS events
-//   baseline  — events/s of the same kafkajs consumer, same settings, doing nothing
+//   baseline  — events/s of the same Kafka client's group consumer, same settings, doing nothing
 //   process   — events/s of one processor instance (exactly-once), after restoring every user;
 //               then its RSS and heap per user held
 //   latency   — event appended → alert committed (read_committed), percentiles at BENCH_LATENCY_RATE/s
@@ -19,14 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert } from '@tradewatch/shared/alerts';
 import { encodeEvent } from '@tradewatch/shared/events';
-import {
-  createConsumer,
-  createIdempotentProducer,
-  ensureTopics,
-  type Kafka,
-  type Message,
-  type Producer,
-} from '@tradewatch/shared/kafka';
+import type { KafkaClient, OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
+
+type Message = Omit<OutgoingRecord, 'topic'>;
 import { eventsConsumerOptions, loadProcessorConfig } from '../services/processor/src/config.ts';
 import { IpInterner } from '../services/processor/src/ip-interner.ts';
 import { encodeUserState } from '../services/processor/src/user-state-codec.ts';
@@ -140,14 +135,13 @@ const runStoreChild = (users: number): Promise<ReturnType<typeof measureStore>> 
 
 const say = (msg: string) => process.stdout.write(`[processor-bench] ${msg}\n`);
 
-const offsetsOf = async (kafka: Kafka, topic: string, groupId?: string): Promise<Map<number, number>> =>
+const offsetsOf = async (kafka: KafkaClient, topic: string, groupId?: string): Promise<Map<number, number>> =>
   withAdmin(kafka, async (admin) => {
     const out = new Map<number, number>();
     if (groupId === undefined) {
-      for (const o of await admin.fetchTopicOffsets(topic)) out.set(o.partition, Number(o.high));
+      for (const o of await admin.watermarks(topic)) out.set(o.partition, o.high);
     } else {
-      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      for (const p of t?.partitions ?? []) out.set(p.partition, Math.max(0, Number(p.offset)));
+      for (const [p, offset] of await admin.committedOffsets(groupId, topic)) out.set(p, Math.max(0, offset));
     }
     return out;
   });
@@ -167,7 +161,7 @@ const produceFast = async (
   for (let i = 0; i < count; i += chunk) {
     const messages: Message[] = [];
     for (let j = i; j < Math.min(count, i + chunk); j++) messages.push(make(j));
-    const p = producer.send({ topic, acks: -1, messages }).finally(() => inFlight.delete(p));
+    const p = producer.send(messages.map((m) => ({ topic, ...m }))).finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= 4) await Promise.race(inFlight);
   }
@@ -191,9 +185,9 @@ class PacedProducer {
           const messages: Message[] = [];
           for (let i = 0; i < due; i++) {
             const ev = wl.next(now);
-            messages.push({ key: ev.userId, value: encodeEvent(ev), timestamp: String(now) });
+            messages.push({ key: ev.userId, value: encodeEvent(ev) });
           }
-          await producer.send({ topic, acks: -1, messages });
+          await producer.send(messages.map((m) => ({ topic, ...m })));
           this.sent += due;
         }
         await sleep(5);
@@ -219,27 +213,19 @@ interface SeenAlert {
   alertId: string;
 }
 
-const startAlertReader = async (kafka: Kafka, topic: string) => {
+const startAlertReader = async (kafka: KafkaClient, topic: string) => {
   const seen: SeenAlert[] = [];
-  const consumer = createConsumer(kafka, {
-    groupId: uniqueName('bench-alerts'),
-    readUncommitted: false,
-    maxWaitTimeInMs: 20,
+  const reader = kafka.partitionReader({ maxWaitMs: 20 });
+  reader.start((batch) => {
+    const receivedAt = Date.now();
+    for (const m of batch.records) {
+      const a = decodeAlert(m.value!);
+      seen.push({ partition: batch.partition, receivedAt, tradeTs: a.tradeTs, alertId: a.alertId });
+    }
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: ({ batch }) => {
-      const receivedAt = Date.now();
-      for (const m of batch.messages) {
-        const a = decodeAlert(m.value!);
-        seen.push({ partition: batch.partition, receivedAt, tradeTs: a.tradeTs, alertId: a.alertId });
-      }
-      return Promise.resolve();
-    },
-  });
-  return { seen, stop: () => consumer.disconnect() };
+  const partitions = await withAdmin(kafka, (admin) => admin.partitionCount(topic));
+  for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
+  return { seen, stop: () => reader.close() };
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -369,9 +355,8 @@ const main = async () => {
     }
     for (const stop of stoppers) await stop().catch(() => undefined);
     await withAdmin(kafka, async (admin) => {
-      await admin.deleteTopics({ topics: Object.values(topics), timeout: 30000 }).catch(() => undefined);
-      const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(id));
-      await admin.deleteGroups(groups).catch(() => undefined);
+      await admin.deleteTopics(Object.values(topics)).catch(() => undefined);
+      await admin.deleteGroups([id, `${id}.baseline`]).catch(() => undefined);
     }).catch(() => undefined);
   };
   // Interrupted: still stop the processors and delete the topics, then exit.
@@ -404,7 +389,7 @@ const main = async () => {
     if (!needKafka) return result;
 
     await withAdmin(kafka, (admin) =>
-      ensureTopics(admin, [
+      admin.ensureTopics([
         { topic: topics.events, partitions: cfg.partitions },
         { topic: topics.alerts, partitions: cfg.partitions },
         { topic: topics.dlq, partitions: 1 },
@@ -421,9 +406,8 @@ const main = async () => {
         },
       ]),
     );
-    const producer = createIdempotentProducer(kafka);
-    await producer.connect();
-    stoppers.push(() => producer.disconnect());
+    const producer = kafka.producer();
+    stoppers.push(() => producer.close());
     const players = new StreamingWorkload({ users: cfg.users, seed: cfg.seed, runId: id });
 
     say(`seed: changelog with ${cfg.users} users (full histories), events topic with ${cfg.events} events`);
@@ -450,27 +434,27 @@ const main = async () => {
     const processorConfig = loadProcessorConfig({ ...process.env, ...processorEnv });
     if (cfg.phases.has('baseline')) {
       say('baseline: consume-only, same client and consumer settings');
-      const consumer = createConsumer(kafka, {
+      const consumer = kafka.groupConsumer({
         ...eventsConsumerOptions(processorConfig),
         groupId: `${id}.baseline`,
+        groupInstanceId: `${id}.baseline`,
+        startAt: 'committed',
+        fallback: 'earliest',
       });
       let seen = 0;
       let first = 0;
       let last = 0;
-      await consumer.connect();
-      await consumer.subscribe({ topic: topics.events, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: cfg.partitions,
-        eachBatch: ({ batch }) => {
+      await consumer.start({
+        onAssigned: () => undefined,
+        onRevoked: () => undefined,
+        onRecords: (batch) => {
           if (first === 0) first = performance.now();
-          seen += batch.messages.length;
+          seen += batch.records.length;
           last = performance.now();
-          return Promise.resolve();
         },
       });
       await waitUntil('baseline to read every event', () => seen >= total, 600000, 50);
-      await consumer.disconnect();
+      await consumer.close();
       result.baseline = { events: seen, eventsPerSec: Math.round(seen / ((last - first) / 1000)) };
       say(`baseline: ${JSON.stringify(result.baseline)}`);
     }

@@ -1,11 +1,14 @@
 // Restores a partition's user state from the compacted changelog before the partition is
-// processed. kafkajs cannot assign partitions by hand, so one long-lived consumer in a group of
-// its own holds every changelog partition, all paused; a restore resumes one partition from its
-// start and reads until it meets the restore marker that the new owner committed after fencing
-// the previous owner. Everything before that marker is decided (committed or aborted), so the
-// marker, not an offset, tells where the state ends.
+// processed. A restore first writes a restore marker (a record with a random value) to the
+// changelog partition, then reads the partition from its start (read_committed) until it meets
+// that marker. A read_committed reader sees a record only once every transaction that began
+// before it is decided, so everything before the marker is committed or aborted: the marker,
+// not an offset guess, says where the state ends. The previous owner's last transaction is part
+// of it or not at all, because its offsets were either accepted before this member was given the
+// partition (and so its records are all before the marker) or refused (and it aborted).
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer } from '@tradewatch/shared/kafka';
+import { TradewatchError } from '@tradewatch/shared/errors';
+import type { KafkaAdmin, PartitionReader, Producer, RecordBatch } from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { UserStateStore } from './user-state-store.ts';
 
@@ -20,73 +23,71 @@ interface PendingRestore {
   reject: (err: Error) => void;
 }
 
-export class ChangelogRestorer {
-  private readonly consumer: Consumer;
-  private readonly admin: Admin;
-  private readonly topic: string;
-  private readonly log: Logger;
-  private readonly pending = new Map<number, PendingRestore>();
-  private joined: Promise<void> | undefined;
+export interface ChangelogRestorerOptions {
+  reader: PartitionReader;
+  /** Writes the markers (an idempotent producer: a retry is not a second marker). */
+  markers: Producer;
+  admin: Pick<KafkaAdmin, 'watermarks'>;
+  topic: string;
+  log: Logger;
+}
 
-  constructor(consumer: Consumer, admin: Admin, topic: string, log: Logger) {
-    this.consumer = consumer;
-    this.admin = admin;
-    this.topic = topic;
-    this.log = log;
+export class ChangelogRestorer {
+  private readonly o: ChangelogRestorerOptions;
+  private readonly pending = new Map<number, PendingRestore>();
+
+  constructor(o: ChangelogRestorerOptions) {
+    this.o = o;
+    o.reader.start((batch) => this.onBatch(batch));
+    o.reader.failed.catch((err: unknown) => {
+      for (const partition of [...this.pending.keys()]) this.fail(partition, err);
+    });
   }
 
   static markerValue(): string {
     return randomUUID();
   }
 
-  async start(): Promise<void> {
-    this.joined = new Promise((resolve) => {
-      this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve());
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch, heartbeat }) => {
-        const p = this.pending.get(batch.partition);
-        if (p === undefined) {
-          this.consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
+  private onBatch(batch: RecordBatch): void {
+    const p = this.pending.get(batch.partition);
+    if (p === undefined) return;
+    for (const r of batch.records) {
+      if (r.key === null) continue;
+      // The marker key starts with a NUL byte, which no userId contains.
+      if (r.key[0] === 0 && r.key.toString('utf8') === RESTORE_MARKER_KEY) {
+        if (r.value?.toString() === p.marker) {
+          this.pending.delete(batch.partition);
+          this.o.reader.unassign({ topic: this.o.topic, partition: batch.partition });
+          p.onProgress?.(p.records);
+          p.resolve(p.records);
           return;
         }
-        for (const m of batch.messages) {
-          if (m.key === null) continue;
-          // The marker key starts with a NUL byte, which no userId contains.
-          if (m.key[0] === 0 && m.key.toString('utf8') === RESTORE_MARKER_KEY) {
-            if (m.value?.toString() === p.marker) {
-              this.pending.delete(batch.partition);
-              this.consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
-              p.onProgress?.(p.records);
-              p.resolve(p.records);
-              return;
-            }
-            continue;
-          }
-          if (m.value === null) continue; // tombstones: no user is ever deleted today
-          try {
-            p.store.loadEncoded(m.key.toString('utf8'), m.value);
-            p.records++;
-          } catch (err) {
-            this.pending.delete(batch.partition);
-            p.reject(
-              new Error(
-                `changelog ${this.topic}[${batch.partition}]@${m.offset} unreadable: ${(err as Error).message}`,
-              ),
-            );
-            return;
-          }
-        }
-        p.onProgress?.(p.records);
-        await heartbeat();
-      },
-    });
-    this.consumer.pause([{ topic: this.topic }]);
-    await this.joined;
+        continue;
+      }
+      if (r.value === null) continue; // tombstones: no user is ever deleted today
+      try {
+        p.store.loadEncoded(r.key.toString('utf8'), r.value);
+        p.records++;
+      } catch (err) {
+        this.fail(
+          batch.partition,
+          new TradewatchError(
+            'PROCESSOR_CHANGELOG_UNREADABLE',
+            `changelog ${this.o.topic}[${batch.partition}]@${r.offset} unreadable: ${(err as Error).message}`,
+          ),
+        );
+        return;
+      }
+    }
+    p.onProgress?.(p.records);
+  }
+
+  private fail(partition: number, err: unknown): void {
+    const p = this.pending.get(partition);
+    if (p === undefined) return;
+    this.pending.delete(partition);
+    this.o.reader.unassign({ topic: this.o.topic, partition });
+    p.reject(err instanceof Error ? err : new Error(String(err)));
   }
 
   /**
@@ -96,32 +97,31 @@ export class ChangelogRestorer {
   async restore(
     partition: number,
     store: UserStateStore,
-    marker: string,
     onProgress?: (records: number) => void,
   ): Promise<number> {
-    await this.joined;
-    const offsets = await this.admin.fetchTopicOffsets(this.topic);
-    const low = offsets.find((o) => o.partition === partition)?.low ?? '0';
+    if (this.pending.has(partition)) this.cancel(partition);
+    const marker = ChangelogRestorer.markerValue();
+    await this.o.markers.send([{ topic: this.o.topic, partition, key: RESTORE_MARKER_KEY, value: marker }]);
+    const marks = await this.o.admin.watermarks(this.o.topic);
+    const low = marks.find((w) => w.partition === partition)?.low ?? 0;
     const done = new Promise<number>((resolve, reject) => {
       this.pending.set(partition, { marker, store, records: 0, onProgress, resolve, reject });
     });
-    this.consumer.seek({ topic: this.topic, partition, offset: low });
-    this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
-    this.log.debug({ partition, from: low }, 'restore started');
+    this.o.reader.assign({ topic: this.o.topic, partition }, low);
+    this.o.log.debug({ partition, from: low }, 'restore started');
     return done;
   }
 
   /** Stops a restore in progress, e.g. when the partition was revoked. */
   cancel(partition: number): void {
-    const p = this.pending.get(partition);
-    if (p === undefined) return;
-    this.pending.delete(partition);
-    this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
-    p.reject(new Error(`restore of partition ${partition} cancelled`));
+    this.fail(
+      partition,
+      new TradewatchError('PROCESSOR_RESTORE_CANCELLED', `restore of partition ${partition} cancelled`),
+    );
   }
 
   async stop(): Promise<void> {
     for (const partition of [...this.pending.keys()]) this.cancel(partition);
-    await this.consumer.disconnect();
+    await this.o.reader.close();
   }
 }

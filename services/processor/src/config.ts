@@ -1,7 +1,7 @@
 // The processor's configuration: every environment variable it reads, validated at start-up.
 import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
-import type { ConsumerOptions } from '@tradewatch/shared/kafka';
+import { COMPRESSIONS, type Compression, type GroupConsumerOptions } from '@tradewatch/shared/kafka-port';
 import { MAX_HISTORY } from './user-state-store.ts';
 import type { RuleParams } from './detect-large-trade.ts';
 
@@ -12,9 +12,20 @@ export interface ProcessorConfig {
   changelogTopic: string;
   deadLetterTopic: string;
   groupId: string;
-  /** Prefix of the per-partition transactional ids: `<prefix>-<partition>`. */
+  /** Prefix of the instance's transactional id: `<prefix>-<instanceId>`. */
   transactionalIdPrefix: string;
+  /**
+   * The instance's name: its static group membership (group.instance.id) and its transactional
+   * id. Two processes must never share one; a restart with the same one gets the same
+   * partitions back without a rebalance, if it comes within the session timeout.
+   */
   instanceId: string;
+  /** Incremental (cooperative-sticky) rebalancing: only the partitions that move stop. */
+  cooperative: boolean;
+  /** Leave the group on SIGTERM (the partitions move at once) instead of keeping them for a restart. */
+  leaveGroupOnStop: boolean;
+  /** Codec of the records the processor writes (alerts, changelog, dead letters). */
+  compression: Compression;
   rule: RuleParams;
   /**
    * A transaction commits at most this long after the oldest record it carries was applied, ms;
@@ -76,6 +87,9 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     groupId,
     transactionalIdPrefix: r.string('PROCESSOR_TRANSACTIONAL_ID_PREFIX', groupId),
     instanceId: r.string('PROCESSOR_INSTANCE_ID', randomUUID().slice(0, 8)),
+    cooperative: r.bool('PROCESSOR_COOPERATIVE_REBALANCING', true),
+    leaveGroupOnStop: r.bool('PROCESSOR_LEAVE_GROUP_ON_STOP', false),
+    compression: r.oneOf('PROCESSOR_COMPRESSION', COMPRESSIONS, 'none'),
     rule: {
       history: r.int('RULE_HISTORY', 20, { min: 1, max: MAX_HISTORY >> 1 }),
       minTrades: r.int('RULE_MIN_TRADES', 5, { min: 1, max: 1000 }),
@@ -105,13 +119,17 @@ export const advertisedUrlFor = (c: ProcessorConfig, port: number): string => {
 };
 
 /** The input consumer's settings; the benchmark's consume-only baseline uses the same. */
-export const eventsConsumerOptions = (c: ProcessorConfig): ConsumerOptions => ({
+export const eventsConsumerOptions = (c: ProcessorConfig): GroupConsumerOptions => ({
   groupId: c.groupId,
-  readUncommitted: false,
-  sessionTimeout: c.sessionTimeoutMs,
-  heartbeatInterval: c.heartbeatIntervalMs,
-  rebalanceTimeout: Math.max(c.sessionTimeoutMs, 10000),
-  maxWaitTimeInMs: c.commitIntervalMs,
+  topics: [c.eventsTopic],
+  groupInstanceId: c.instanceId,
+  cooperative: c.cooperative,
+  // A task says where its partition starts once it has restored.
+  startAt: 'seek',
+  sessionTimeoutMs: c.sessionTimeoutMs,
+  heartbeatIntervalMs: c.heartbeatIntervalMs,
+  rebalanceTimeoutMs: Math.max(c.sessionTimeoutMs, 10000),
+  maxWaitMs: c.commitIntervalMs,
   maxBytesPerPartition: c.maxBytesPerPartition,
   maxBytes: c.maxBytesPerFetch,
 });

@@ -1,16 +1,10 @@
 // Composition root of the processor: config, Kafka clients, the changelog restorer, the
 // exactly-once stream processor, and its HTTP server (metrics and the user-state query), whose
-// address the events consumer advertises to the group; SIGTERM commits, leaves the group and
-// stops.
+// address the events consumer advertises to the group; SIGTERM commits and stops (keeping the
+// static membership's partitions for a restart unless PROCESSOR_LEAVE_GROUP_ON_STOP).
 import { createLogger } from '@tradewatch/shared/logger';
-import {
-  createConsumer,
-  createKafka,
-  ensureTopics,
-  partitionCount,
-  type AdvertisedEndpoint,
-  type Consumer,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { AdvertisedEndpoint } from '@tradewatch/shared/kafka-port';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
 import { advertisedUrlFor, eventsConsumerOptions, loadProcessorConfig } from './config.ts';
 import { ChangelogRestorer } from './changelog-restorer.ts';
@@ -22,35 +16,18 @@ import { UserStateQuery } from './user-state-query.ts';
 
 const config = loadProcessorConfig(process.env);
 const log = createLogger('processor', config.logLevel).child({ instance: config.instanceId });
-const kafka = createKafka({
+const kafka = createKafkaClient({
   brokers: config.kafkaBrokers,
   clientId: `tradewatch-processor-${config.instanceId}`,
   logger: log,
 });
 const admin = kafka.admin();
 const stats = new ProcessorStats();
-
-const restoreConsumer = createConsumer(kafka, {
-  groupId: `${config.groupId}.restore.${config.instanceId}.${process.pid}`,
-  readUncommitted: false,
-  sessionTimeout: 30000,
-  maxWaitTimeInMs: 50,
-  maxBytesPerPartition: config.restoreMaxBytesPerPartition,
-  maxBytes: 4 * config.restoreMaxBytesPerPartition,
-});
-const onConsumerCrash = (c: Consumer): void => {
-  c.on(c.events.CRASH, ({ payload }) => {
-    if (!payload.restart) crash(log, payload.error, 'consumer crashed with a non-retriable error');
-    log.warn({ err: payload.error }, 'consumer restarting after a retriable error');
-  });
-};
-onConsumerCrash(restoreConsumer);
 const metrics = new ProcessorMetrics(stats, { instance: config.instanceId });
 
 try {
-  await admin.connect();
-  const partitions = await partitionCount(admin, config.eventsTopic);
-  await ensureTopics(admin, [
+  const partitions = await admin.partitionCount(config.eventsTopic);
+  await admin.ensureTopics([
     { topic: config.alertsTopic, partitions },
     {
       topic: config.changelogTopic,
@@ -88,35 +65,46 @@ try {
     // "metrics listening" is the line tools (bench/processor-bench.ts) read the port from.
     log.info({ host: config.metricsHost, port, advertised: advertise.endpoint }, 'metrics listening');
   }
-  const consumer = createConsumer(kafka, {
+  const consumer = kafka.groupConsumer({
     ...eventsConsumerOptions(config),
     ...(advertise === undefined ? {} : { advertise }),
   });
-  onConsumerCrash(consumer);
-  const restorer = new ChangelogRestorer(
-    restoreConsumer,
+  const markers = kafka.producer({ compression: config.compression });
+  const restorer = new ChangelogRestorer({
+    reader: kafka.partitionReader({
+      maxWaitMs: 50,
+      maxBytesPerPartition: config.restoreMaxBytesPerPartition,
+      maxBytes: 4 * config.restoreMaxBytesPerPartition,
+    }),
+    markers,
     admin,
-    config.changelogTopic,
-    log.child({ module: 'restore' }),
-  );
+    topic: config.changelogTopic,
+    log: log.child({ module: 'restore' }),
+  });
   const processor = new StreamProcessor({
-    kafka,
-    admin,
     consumer,
+    createProducer: () =>
+      kafka.transactionalProducer({
+        transactionalId: `${config.transactionalIdPrefix}-${config.instanceId}`,
+        transactionTimeoutMs: config.transactionTimeoutMs,
+        compression: config.compression,
+      }),
     restorer,
+    admin,
     log: log.child({ module: 'stream' }),
     stats,
-    eventsTopic: config.eventsTopic,
-    alertsTopic: config.alertsTopic,
-    changelogTopic: config.changelogTopic,
-    deadLetterTopic: config.deadLetterTopic,
+    topics: {
+      events: config.eventsTopic,
+      alerts: config.alertsTopic,
+      changelog: config.changelogTopic,
+      deadLetters: config.deadLetterTopic,
+    },
     groupId: config.groupId,
-    transactionalIdPrefix: config.transactionalIdPrefix,
-    transactionTimeoutMs: config.transactionTimeoutMs,
     rule: config.rule,
-    partitionsConsumedConcurrently: partitions,
     commitIntervalMs: config.commitIntervalMs,
     maxUncommittedRecords: config.maxUncommittedRecords,
+    leaveGroupOnStop: config.leaveGroupOnStop,
+    onFatal: (err) => crash(log, err, 'processor failed'),
   });
   owner.processor = processor;
   stats.usersByPartition = () => processor.usersByPartition();
@@ -150,11 +138,11 @@ try {
     clearInterval(statsTimer);
     await processor.stop();
     await restorer.stop();
-    await admin.disconnect();
+    await markers.close();
+    await admin.close();
     await http.close();
     metrics.close();
   });
-  await restorer.start();
   await processor.start();
   log.info({ group: config.groupId, topic: config.eventsTopic, partitions }, 'processor running');
 } catch (err) {

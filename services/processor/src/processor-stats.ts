@@ -126,27 +126,32 @@ export class ProcessorStats {
     if (s !== undefined) s.restoring = false;
   }
 
+  /** One partition's share of a committed transaction. */
   committed(r: CommitRecord): void {
     this.events += r.events;
     this.duplicates += r.duplicates;
     this.alerts += r.alerts;
     this.deadLetters += r.deadLetters;
     this.usersWritten += r.usersWritten;
-    this.transactions++;
     this.partition(r.partition).committedOffset = r.nextOffset;
-    let i = COMMIT_BUCKETS_MS.findIndex((b) => r.commitMs <= b);
-    if (i < 0) i = COMMIT_BUCKETS_MS.length;
-    for (; i < this.commitBuckets.length; i++) this.commitBuckets[i]!++;
-    this.commitSumMs += r.commitMs;
-    if (this.recentCommitMs.length < 10000) this.recentCommitMs.push(r.commitMs);
     const attrs = { partition: r.partition };
     this.instruments.events.add(r.events, attrs);
     this.instruments.duplicates.add(r.duplicates, attrs);
     this.instruments.alerts.add(r.alerts, attrs);
     this.instruments.deadLetters.add(r.deadLetters, attrs);
-    this.instruments.transactions.add(1, attrs);
     this.instruments.changelog.add(r.usersWritten, attrs);
-    this.instruments.commitLatency.record(r.commitMs, attrs);
+  }
+
+  /** A transaction (of every task of this instance) committed after `commitMs`. */
+  transactionCommitted(commitMs: number): void {
+    this.transactions++;
+    let i = COMMIT_BUCKETS_MS.findIndex((b) => commitMs <= b);
+    if (i < 0) i = COMMIT_BUCKETS_MS.length;
+    for (; i < this.commitBuckets.length; i++) this.commitBuckets[i]!++;
+    this.commitSumMs += commitMs;
+    if (this.recentCommitMs.length < 10000) this.recentCommitMs.push(commitMs);
+    this.instruments.transactions.add(1);
+    this.instruments.commitLatency.record(commitMs);
   }
 
   highWatermark(partition: number, offset: number): void {

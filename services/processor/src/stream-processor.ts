@@ -1,99 +1,63 @@
-// The exactly-once stream processor. One task per assigned input partition owns that
-// partition's user state and a transactional producer with the id `<prefix>-<partition>`.
-// A task applies each fetched batch to its state at once and collects what it produced; every
-// commit interval, one Kafka transaction carries the alerts raised, each user changed since the
-// previous commit (once, to the compacted changelog) and the consumed offsets. The transaction
-// runs while the next batches are fetched and applied; those go into the next transaction.
+// The exactly-once stream processor: the loop that connects its roles.
 //
-// A task that is newly assigned first fences the previous owner (InitProducerId), commits a
-// restore marker, restores its state from the changelog up to that marker, and only then reads
-// the group's committed offset: after fencing, no transaction of the previous owner is open, so
-// that offset is exactly where the restored state ends (kafkajs has no KIP-447 and may have
-// fetched an older one at join time). The task skips records below the offset its state has
-// reached. Any failure drops the task's state and rewinds the consumer to the last commit: the
-// next owner (or this process, after kafkajs retries or restarts the consumer) restores it from
-// what was committed.
-//
-// A partition's task starts when the partition is assigned (so that an idle partition is restored
-// too) and is RESTORING until its state and offset are known, then RUNNING. `lookupUser` reads a
-// running task's applied state for the interactive query (user-state-query.ts): a batch is applied
-// and its offset recorded in one synchronous step, so the state read always matches the offset.
-import type { Alert } from '@tradewatch/shared/alerts';
-import { TradewatchError } from '@tradewatch/shared/errors';
-import { encodeAlert } from '@tradewatch/shared/alerts';
-import { decodeEvent } from '@tradewatch/shared/events';
-import {
-  classifyKafkaError,
-  createTransactionalProducer,
-  type Admin,
-  type Consumer,
-  type EachBatchPayload,
-  type Kafka,
-  type KafkaMessage,
-  type Message,
-  type Producer,
-} from '@tradewatch/shared/kafka';
+// - The group consumer (Kafka port) is assigned partitions of the events topic; the task
+//   manager (task-manager.ts) turns each into a partition task (partition-task.ts) that restores
+//   the partition's user state from the changelog and then applies its records.
+// - The commit scheduler (commit-scheduler.ts) runs one transaction at a time, for every task of
+//   this instance (KIP-447: one transactional producer per instance, fenced per consumer-group
+//   generation), at most a commit interval after the oldest uncommitted record was applied; the
+//   next batches are applied while it runs and go into the next one.
+// - A transaction carries the alerts and dead letters each task produced, each user it changed
+//   (once, to the compacted changelog) and its offset; the record collector (record-collector.ts)
+//   sends them in chunks and keeps the first failure. The offsets are sent last, with the group
+//   generation taken when the transaction began: the broker refuses them if the group has moved
+//   on since (a rebalance, or this member expelled as a zombie), and the transaction aborts. So
+//   a transaction that commits sent everything before the group changed, and a partition's next
+//   owner, which restores up to a marker written after the change, sees all of it or none.
+// - Failures (processor-errors.ts): migrated — the producer was fenced: every task is closed, a
+//   new producer fences the old one, the tasks still assigned restore; corrupted — the tasks of
+//   the failed transaction are replaced by restored ones; fatal — the process exits.
+import type { TradewatchError } from '@tradewatch/shared/errors';
+import type {
+  GroupConsumer,
+  KafkaAdmin,
+  RecordBatch,
+  TopicPartition,
+  TransactionalProducer,
+} from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
-import { ChangelogRestorer, RESTORE_MARKER_KEY } from './changelog-restorer.ts';
+import type { ChangelogRestorer } from './changelog-restorer.ts';
+import { CommitScheduler } from './commit-scheduler.ts';
 import { LargeTradeDetector, type RuleParams } from './detect-large-trade.ts';
 import { IpInterner } from './ip-interner.ts';
-import { UserStateStore } from './user-state-store.ts';
+import { PartitionTask, type TaskCommit, type TaskTopics } from './partition-task.ts';
+import { TaskCorruptedError, TaskMigratedError, classifyCommitFailure } from './processor-errors.ts';
 import type { ProcessorStats } from './processor-stats.ts';
+import { RecordCollector } from './record-collector.ts';
+import { TaskManager } from './task-manager.ts';
+import { UserStateStore } from './user-state-store.ts';
 import type { UserStateLookup, UserStateSource } from './user-state-query.ts';
 
 export interface StreamProcessorOptions {
-  kafka: Kafka;
-  admin: Admin;
-  consumer: Consumer;
-  restorer: ChangelogRestorer;
+  consumer: GroupConsumer;
+  /** Makes the instance's transactional producer (again, after it was fenced). */
+  createProducer: () => TransactionalProducer;
+  restorer: Pick<ChangelogRestorer, 'restore' | 'cancel'>;
+  admin: Pick<KafkaAdmin, 'committedOffsets' | 'watermarks'>;
   log: Logger;
   stats: ProcessorStats;
-  eventsTopic: string;
-  alertsTopic: string;
-  changelogTopic: string;
-  deadLetterTopic: string;
+  topics: TaskTopics;
   groupId: string;
-  transactionalIdPrefix: string;
-  transactionTimeoutMs: number;
   rule: RuleParams;
-  partitionsConsumedConcurrently: number;
   /** A transaction starts at most this long after the oldest record it commits was applied. */
   commitIntervalMs: number;
-  /** Uncommitted records of one partition past which its next batch waits for the commit. */
+  /** Uncommitted records past which the next batch waits for the running transaction. */
   maxUncommittedRecords?: number;
+  /** Leave the group on stop (otherwise a static member keeps its partitions for its restart). */
+  leaveGroupOnStop?: boolean;
+  /** Called once with an error the processor cannot recover from; the process should exit. */
+  onFatal: (err: unknown) => void;
   now?: () => number;
-}
-
-/**
- * Bytes of records per produce request within a transaction: each partition's share is one
- * record batch, which must stay below the broker's default message.max.bytes (1 MiB). Smaller
- * than that because kafkajs groups a request's messages by partition in quadratic time.
- */
-const SEND_CHUNK_BYTES = 512 * 1024;
-/** Per-record overhead in a record batch, as counted towards SEND_CHUNK_BYTES. */
-const RECORD_OVERHEAD = 24;
-const ENCODE_CHUNK_BYTES = 256 * 1024;
-
-interface PartitionTask {
-  partition: number;
-  /** restoring: fencing the previous owner and loading the state; running: applying records. */
-  phase: 'restoring' | 'running';
-  producer: Producer;
-  store: UserStateStore;
-  ready: Promise<void>;
-  /** Offset after the last record applied to the state; undefined until known. */
-  applied: number | undefined;
-  /** Offset after the last record whose effects are committed: where to rewind on failure. */
-  committed: number | undefined;
-  alerts: Message[];
-  deadLetters: Message[];
-  events: number;
-  duplicates: number;
-  /** When the oldest uncommitted record was applied (now()), or 0 when nothing is pending. */
-  pendingSince: number;
-  inflight: Promise<void> | undefined;
-  timer: NodeJS.Timeout | undefined;
-  failed: Error | undefined;
 }
 
 const NOT_OWNER: UserStateLookup = Object.freeze({ status: 'not_owner' });
@@ -101,35 +65,69 @@ const RESTORING: UserStateLookup = Object.freeze({ status: 'restoring' });
 
 export class StreamProcessor implements UserStateSource {
   private readonly o: StreamProcessorOptions;
-  private readonly tasks = new Map<number, PartitionTask>();
-  /** Partitions of the events topic assigned to this member by its last join; none when out. */
-  private assigned: ReadonlySet<number> = new Set();
   private readonly ips = new IpInterner();
   private readonly detector: LargeTradeDetector;
-  private lastMemberId: string | undefined;
+  private readonly tasks: TaskManager;
+  private readonly scheduler: CommitScheduler;
   private readonly now: () => number;
-  private readonly maxUncommitted: number;
+  private producer: TransactionalProducer;
+  /** A producer being replaced after it was fenced: no transaction until it is ready. */
+  private producerReady: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private fatal = false;
 
   constructor(options: StreamProcessorOptions) {
     this.o = options;
-    this.detector = new LargeTradeDetector(options.rule);
     this.now = options.now ?? Date.now;
-    this.maxUncommitted = options.maxUncommittedRecords ?? 10000;
+    this.detector = new LargeTradeDetector(options.rule);
+    this.producer = options.createProducer();
+    const events = options.topics.events;
+    this.tasks = new TaskManager({
+      eventsTopic: events,
+      consumer: options.consumer,
+      createTask: (partition) => this.createTask(partition),
+      startOffset: async (partition) =>
+        (await options.admin.watermarks(events)).find((w) => w.partition === partition)?.low ?? 0,
+      log: options.log,
+      stats: options.stats,
+      onFatal: (err) => this.fail(err),
+    });
+    this.scheduler = new CommitScheduler({
+      intervalMs: options.commitIntervalMs,
+      maxUncommitted: options.maxUncommittedRecords ?? 10000,
+      commit: () => this.commit(),
+      now: this.now,
+    });
+  }
+
+  private createTask(partition: number): PartitionTask {
+    const { restorer, admin, topics, groupId } = this.o;
+    return new PartitionTask({
+      partition,
+      topics,
+      store: new UserStateStore(this.o.rule.history, this.ips),
+      detector: this.detector,
+      restore: (store, onProgress) => restorer.restore(partition, store, onProgress),
+      cancelRestore: () => restorer.cancel(partition),
+      committedOffset: async () => (await admin.committedOffsets(groupId, topics.events)).get(partition),
+      log: this.o.log,
+      stats: this.o.stats,
+      now: this.now,
+    });
   }
 
   get ownedPartitions(): number[] {
-    return [...this.tasks.keys()].sort((a, b) => a - b);
+    return this.tasks.partitions;
   }
 
   usersHeld(): number {
     let n = 0;
-    for (const t of this.tasks.values()) n += t.store.size;
+    for (const users of this.tasks.usersByPartition().values()) n += users;
     return n;
   }
 
-  /** Users held per owned partition. */
   usersByPartition(): Map<number, number> {
-    return new Map([...this.tasks].map(([p, t]) => [p, t.store.size]));
+    return this.tasks.usersByPartition();
   }
 
   /**
@@ -137,397 +135,141 @@ export class StreamProcessor implements UserStateSource {
    * task is restoring, or the applied state (undefined user: null) and the offset it reflects.
    */
   lookupUser(partition: number, userId: string): UserStateLookup {
-    if (!this.assigned.has(partition)) return NOT_OWNER;
-    const task = this.tasks.get(partition);
-    // A task whose transaction failed is about to be dropped and restored: not answered from.
-    if (task === undefined || task.phase !== 'running' || task.failed !== undefined) return RESTORING;
-    return { status: 'running', appliedOffset: task.applied ?? null, state: task.store.view(userId) ?? null };
+    if (
+      !this.o.consumer
+        .assignment()
+        .some((tp) => tp.topic === this.o.topics.events && tp.partition === partition)
+    )
+      return NOT_OWNER;
+    const view = this.tasks.task(partition)?.view(userId);
+    return view === undefined ? RESTORING : { status: 'running', ...view };
   }
 
   async start(): Promise<void> {
-    const { consumer } = this.o;
-    // kafkajs left the group; it rejoins as a new member if it restarts.
-    consumer.on(consumer.events.CRASH, () => {
-      this.assigned = new Set();
+    await this.producer.init();
+    const events = this.o.topics.events;
+    const partitionsOf = (tps: readonly TopicPartition[]) =>
+      tps.filter((tp) => tp.topic === events).map((tp) => tp.partition);
+    this.o.consumer.failed.catch((err: unknown) => this.fail(err));
+    await this.o.consumer.start({
+      onAssigned: (tps) => this.tasks.assigned(partitionsOf(tps)),
+      onRevoked: (tps, lost) => this.tasks.revoked(partitionsOf(tps), lost),
+      onRecords: (batch) => this.onRecords(batch),
     });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const assigned = new Set(payload.memberAssignment[this.o.eventsTopic] ?? []);
-      this.assigned = assigned;
-      // Keep a task's state across a rebalance only if this member kept its identity: a member
-      // that was expelled and rejoined cannot know who processed its partitions meanwhile.
-      // (Even then fencing protects the output: a stale task's next commit fails as fenced.)
-      const sameMember = this.lastMemberId === payload.memberId;
-      this.lastMemberId = payload.memberId;
-      for (const partition of [...this.tasks.keys()]) {
-        if (!sameMember || !assigned.has(partition)) void this.dropTask(partition, 'revoked');
+  }
+
+  private onRecords(batch: RecordBatch): Promise<void> | undefined {
+    if (this.stopping) return undefined;
+    const task = this.tasks.running(batch.partition);
+    if (task === undefined) return undefined; // restoring or gone: fetched again after its seek
+    const applied = task.process(batch.records, batch.nextOffset);
+    this.o.stats.highWatermark(batch.partition, batch.highWatermark);
+    this.scheduler.applied(Math.max(applied, 1));
+    return this.scheduler.backPressure();
+  }
+
+  /** One transaction over what every running task applied since its last commit. Never rejects. */
+  private async commit(): Promise<void> {
+    try {
+      await this.commitOnce();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private async commitOnce(): Promise<void> {
+    if (this.fatal) return;
+    await this.producerReady;
+    const group = this.o.consumer.groupMetadata();
+    const commits: { task: PartitionTask; commit: TaskCommit }[] = [];
+    for (const task of this.tasks.allRunning()) {
+      const commit = task.prepareCommit();
+      if (commit !== undefined) commits.push({ task, commit });
+    }
+    if (commits.length === 0) return;
+    const producer = this.producer;
+    const started = performance.now();
+    try {
+      await producer.begin();
+      const collector = new RecordCollector(producer);
+      for (const { commit } of commits) {
+        collector.send(commit.output);
+        collector.send(commit.changelog);
       }
-      const partitions = [...assigned].sort((a, b) => a - b);
-      this.o.stats.assigned(partitions);
-      this.o.log.info({ memberId: payload.memberId, partitions }, 'partitions assigned');
-      for (const partition of partitions) this.task(partition);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.o.eventsTopic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      // A batch's offset is resolved only once it is applied to a task's state; one that is
-      // skipped (stale, task gone) is fetched again.
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.processBatch(payload),
-    });
-  }
-
-  /** Stops consuming, commits what was applied, and closes the producers. */
-  async stop(): Promise<void> {
-    this.assigned = new Set();
-    await this.o.consumer.disconnect();
-    await Promise.all([...this.tasks.keys()].map((p) => this.dropTask(p, 'shutdown', true)));
-  }
-
-  private task(partition: number): PartitionTask {
-    let task = this.tasks.get(partition);
-    if (task === undefined) {
-      const producer = createTransactionalProducer(
-        this.o.kafka,
-        `${this.o.transactionalIdPrefix}-${partition}`,
-        this.o.transactionTimeoutMs,
+      await collector.flush();
+      await producer.sendOffsets(
+        commits.map(({ commit }) => ({
+          topic: this.o.topics.events,
+          partition: commit.partition,
+          offset: commit.nextOffset,
+        })),
+        group,
       );
-      const store = new UserStateStore(this.o.rule.history, this.ips);
-      task = {
-        partition,
-        phase: 'restoring',
-        producer,
-        store,
-        ready: Promise.resolve(),
-        applied: undefined,
-        committed: undefined,
-        alerts: [],
-        deadLetters: [],
-        events: 0,
-        duplicates: 0,
-        pendingSince: 0,
-        inflight: undefined,
-        timer: undefined,
-        failed: undefined,
-      };
-      task.ready = this.initTask(task);
-      this.tasks.set(partition, task);
-      const started = task;
-      // A batch waiting for the task meets the same error and handles it (rewind, rethrow to
-      // kafkajs); without one (an idle partition) the task is dropped here, and the next batch or
-      // assignment starts another.
-      task.ready.catch((err: unknown) => {
-        if (this.tasks.get(partition) !== started) return; // dropped already (revoked, stopping)
-        this.o.log.warn({ err, partition }, 'partition task failed to start');
-        void this.dropTask(partition, 'failed to start');
-      });
-    }
-    return task;
-  }
-
-  /** Fences the previous owner, commits a restore marker, restores the state up to it. */
-  private async initTask(task: PartitionTask): Promise<void> {
-    const started = this.now();
-    await task.producer.connect();
-    const marker = ChangelogRestorer.markerValue();
-    const txn = await task.producer.transaction();
-    try {
-      await txn.send({
-        topic: this.o.changelogTopic,
-        messages: [{ key: RESTORE_MARKER_KEY, value: marker, partition: task.partition }],
-      });
-      await txn.commit();
+      await producer.commit();
     } catch (err) {
-      await txn.abort().catch(() => undefined);
-      throw err;
-    }
-    this.o.stats.restoreStarted(task.partition);
-    const records = await this.o.restorer.restore(task.partition, task.store, marker, (n) =>
-      this.o.stats.restoreProgress(task.partition, n, task.store.size),
-    );
-    // The previous owner is fenced: the committed offset is now stable and matches the state.
-    const [offsets] = await this.o.admin.fetchOffsets({
-      groupId: this.o.groupId,
-      topics: [this.o.eventsTopic],
-    });
-    const committed = Number(offsets?.partitions.find((p) => p.partition === task.partition)?.offset ?? -1);
-    if (committed >= 0) {
-      task.applied = committed;
-      task.committed = committed;
-    }
-    task.phase = 'running';
-    const ms = this.now() - started;
-    this.o.stats.restored(task.partition, records, task.store.size, ms);
-    this.o.log.info(
-      { partition: task.partition, users: task.store.size, records, ms, offset: task.applied },
-      'partition restored',
-    );
-  }
-
-  /** Forgets a task; with `flush`, first commits what it applied (a clean shutdown). */
-  private async dropTask(partition: number, reason: string, flush = false): Promise<void> {
-    const task = this.tasks.get(partition);
-    if (task === undefined) return;
-    this.tasks.delete(partition);
-    clearTimeout(task.timer);
-    this.o.restorer.cancel(partition);
-    this.o.stats.dropped(partition);
-    this.o.log.info({ partition, reason }, 'partition task dropped');
-    try {
-      await task.ready;
-      await task.inflight;
-      if (flush && task.failed === undefined && task.pendingSince !== 0) await this.commit(task);
-    } catch {
-      // the state is dropped; what was committed stays committed
-    }
-    await task.producer
-      .disconnect()
-      .catch((err: unknown) => this.o.log.warn({ err, partition }, 'producer disconnect failed'));
-  }
-
-  private async processBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) {
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-    const partition = batch.partition;
-    const task = this.task(partition);
-    try {
-      await this.waitReady(task, heartbeat);
-      if (!isRunning() || isStale() || this.tasks.get(partition) !== task) return;
-      throwIfFailed(task);
-      this.apply(task, batch.messages, batch.topic);
-      const next = Number(batch.lastOffset()) + 1;
-      if (task.applied === undefined || next > task.applied) task.applied = next;
-      task.committed ??= Number(batch.messages[0]!.offset);
-      resolveOffset(batch.lastOffset());
-      this.o.stats.highWatermark(partition, Number(batch.highWatermark));
-      this.scheduleCommit(task);
-      // Backpressure: a partition far ahead of its commits waits for them.
-      if (task.events + task.deadLetters.length >= this.maxUncommitted && task.inflight !== undefined) {
-        await task.inflight;
-        throwIfFailed(task);
-      }
-    } catch (err) {
-      // The in-memory state may be ahead of what was committed: forget it, let kafkajs re-fetch
-      // from the committed offset (retriable) or crash the process (not retriable).
-      this.rewind(task);
-      await this.dropTask(partition, 'failed');
-      const e = classifyKafkaError(err);
-      // A fenced producer means another owner took the partition: rejoin, do not crash. kafkajs
-      // reads `retriable` from the innermost cause, so this error carries none.
-      if (e.code === 'KAFKA_FENCED')
-        throw new TradewatchError('KAFKA_FENCED', e.message, { retriable: true });
-      throw e;
-    }
-  }
-
-  private async waitReady(task: PartitionTask, heartbeat: () => Promise<void>): Promise<void> {
-    let settled = false;
-    const ready = task.ready.finally(() => {
-      settled = true;
-    });
-    while (!settled) {
-      await Promise.race([ready, new Promise((r) => setTimeout(r, 1000))]);
-      if (!settled) await heartbeat();
-    }
-    await ready;
-  }
-
-  /** Applies records at or past `task.applied` to the state and collects their output. */
-  private apply(task: PartitionTask, messages: KafkaMessage[], topic: string): void {
-    const now = this.now();
-    const from = task.applied ?? 0;
-    let applied = 0;
-    for (const m of messages) {
-      if (Number(m.offset) < from) continue; // already in the state (re-fetched after a rejoin)
-      applied++;
-      const decoded = decodeEvent(m.value);
-      if (!decoded.ok) {
-        task.deadLetters.push(this.deadLetter(m, topic, task.partition, decoded.reason, decoded.detail));
-        continue;
-      }
-      const ev = decoded.event;
-      if (m.key?.toString('utf8') !== ev.userId) {
-        task.deadLetters.push(
-          this.deadLetter(m, topic, task.partition, 'key_mismatch', 'record key is not the userId'),
-        );
-        continue;
-      }
-      task.events++;
-      const outcome = this.detector.apply(task.store, ev, now);
-      if (outcome.kind === 'duplicate') task.duplicates++;
-      else if (outcome.alert !== undefined) task.alerts.push(alertMessage(outcome.alert));
-    }
-    if (applied > 0 && task.pendingSince === 0) task.pendingSince = now;
-  }
-
-  /** Starts the task's next transaction when it is due and none is running. */
-  private scheduleCommit(task: PartitionTask): void {
-    if (task.inflight !== undefined || task.failed !== undefined || task.pendingSince === 0) return;
-    if (this.tasks.get(task.partition) !== task) return;
-    const wait = task.pendingSince + this.o.commitIntervalMs - this.now();
-    const full = task.events + task.deadLetters.length >= this.maxUncommitted;
-    if (wait > 0 && !full) {
-      task.timer ??= setTimeout(() => {
-        task.timer = undefined;
-        this.scheduleCommit(task);
-      }, wait);
+      await producer.abort().catch(() => undefined);
+      this.failed(
+        classifyCommitFailure(
+          err,
+          commits.map(({ commit }) => commit.partition),
+        ),
+      );
       return;
     }
-    clearTimeout(task.timer);
-    task.timer = undefined;
-    task.inflight = this.commit(task).then(
-      () => {
-        task.inflight = undefined;
-        this.scheduleCommit(task);
-      },
-      (err: unknown) => {
-        task.inflight = undefined;
-        task.failed = err instanceof Error ? err : new Error(String(err));
-        this.o.log.warn({ err, partition: task.partition }, 'transaction failed');
-        this.rewind(task);
-      },
-    );
-  }
-
-  /** Points the consumer back at the task's last commit, so that nothing uncommitted is lost. */
-  private rewind(task: PartitionTask): void {
-    if (this.tasks.get(task.partition) !== task || task.committed === undefined) return;
-    try {
-      this.o.consumer.seek({
-        topic: this.o.eventsTopic,
-        partition: task.partition,
-        offset: String(task.committed),
+    const commitMs = performance.now() - started;
+    this.o.stats.transactionCommitted(commitMs);
+    for (const { task, commit } of commits) {
+      task.postCommit(commit.nextOffset);
+      this.o.stats.committed({
+        partition: commit.partition,
+        events: commit.events,
+        duplicates: commit.duplicates,
+        alerts: commit.alerts,
+        deadLetters: commit.deadLetters,
+        usersWritten: commit.changelog.length,
+        commitMs,
+        nextOffset: commit.nextOffset,
       });
-    } catch (err) {
-      // The consumer is stopping: a restarted one starts from the committed offsets anyway.
-      this.o.log.debug({ err, partition: task.partition }, 'rewind skipped');
     }
   }
 
-  /** Commits everything applied so far in one transaction: alerts, changelog, offsets. */
-  private async commit(task: PartitionTask): Promise<void> {
-    const nextOffset = task.applied!;
-    const alerts = task.alerts;
-    const deadLetters = task.deadLetters;
-    const events = task.events;
-    const duplicates = task.duplicates;
-    task.alerts = [];
-    task.deadLetters = [];
-    task.events = 0;
-    task.duplicates = 0;
-    task.pendingSince = 0;
-    const changelog = this.encodeChangelog(task);
-
-    const started = performance.now();
-    const txn = await task.producer.transaction();
-    try {
-      let chunk: { topic: string; messages: Message[] }[] = [];
-      let bytes = 0;
-      const flush = async () => {
-        const topicMessages = chunk.filter((t) => t.messages.length > 0);
-        chunk = [];
-        bytes = 0;
-        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
-      };
-      for (const [topic, messages] of [
-        [this.o.alertsTopic, alerts],
-        [this.o.changelogTopic, changelog],
-        [this.o.deadLetterTopic, deadLetters],
-      ] as const) {
-        let current: Message[] = [];
-        chunk.push({ topic, messages: current });
-        for (const m of messages) {
-          bytes += messageSize(m);
-          current.push(m);
-          if (bytes >= SEND_CHUNK_BYTES) {
-            await flush();
-            current = [];
-            chunk.push({ topic, messages: current });
-          }
-        }
-      }
-      await flush();
-      await txn.sendOffsets({
-        consumerGroupId: this.o.groupId,
-        topics: [
-          {
-            topic: this.o.eventsTopic,
-            partitions: [{ partition: task.partition, offset: String(nextOffset) }],
-          },
-        ],
-      });
-      await txn.commit();
-    } catch (err) {
-      await txn.abort().catch(() => undefined);
-      throw err;
+  /** Acts on a failed transaction as its classification says. */
+  private failed(e: TradewatchError): void {
+    if (this.stopping) return;
+    if (e instanceof TaskMigratedError) {
+      this.o.log.warn({ err: e }, 'producer fenced: every task migrated, replacing the producer');
+      this.tasks.migrated('migrated');
+      const old = this.producer;
+      this.producer = this.o.createProducer();
+      this.producerReady = old
+        .close()
+        .catch(() => undefined)
+        .then(() => this.producer.init())
+        .catch((err: unknown) => this.fail(err));
+      return;
     }
-    task.committed = nextOffset;
-    this.o.stats.committed({
-      partition: task.partition,
-      events,
-      duplicates,
-      alerts: alerts.length,
-      deadLetters: deadLetters.length,
-      usersWritten: changelog.length,
-      commitMs: performance.now() - started,
-      nextOffset,
-    });
+    if (e instanceof TaskCorruptedError) {
+      this.o.log.warn({ err: e, partitions: e.partitions }, 'transaction failed: its tasks restore');
+      this.tasks.corrupted(e.partitions, 'corrupted');
+      return;
+    }
+    this.fail(e);
   }
 
-  /** Each user changed since the last commit, once, encoded straight from the store. */
-  private encodeChangelog(task: PartitionTask): Message[] {
-    const { store, partition } = task;
-    const slots = store.takeDirty();
-    const out: Message[] = new Array<Message>(slots.length);
-    const max = store.maxEncodedSize;
-    let buf = Buffer.allocUnsafe(Math.max(ENCODE_CHUNK_BYTES, max));
-    let o = 0;
-    for (let i = 0; i < slots.length; i++) {
-      if (buf.length - o < max) {
-        buf = Buffer.allocUnsafe(Math.max(ENCODE_CHUNK_BYTES, max));
-        o = 0;
-      }
-      const end = store.encodeInto(slots[i]!, buf, o);
-      out[i] = { key: store.userIdOf(slots[i]!), value: buf.subarray(o, end), partition };
-      o = end;
-    }
-    return out;
+  private fail(err: unknown): void {
+    if (this.fatal || this.stopping) return;
+    this.fatal = true;
+    this.scheduler.stop();
+    this.o.onFatal(err);
   }
 
-  private deadLetter(
-    m: KafkaMessage,
-    topic: string,
-    partition: number,
-    reason: string,
-    detail: string,
-  ): Message {
-    this.o.log.warn({ topic, partition, offset: m.offset, reason, detail }, 'record sent to dead letters');
-    return {
-      key: m.key,
-      value: m.value,
-      headers: {
-        'tw-reason': reason,
-        'tw-detail': detail.slice(0, 1000),
-        'tw-source': `${topic}/${partition}/${m.offset}`,
-        'tw-stage': 'processor',
-      },
-    };
+  /** Commits what was applied, closes the tasks and the producer, and stops consuming. */
+  async stop(): Promise<void> {
+    this.stopping = true; // no batch is applied from here on
+    this.scheduler.stop();
+    await this.scheduler.flush();
+    this.tasks.closeAll('shutdown');
+    await this.o.consumer.close({ leaveGroup: this.o.leaveGroupOnStop ?? false });
+    await this.producer.close().catch((err: unknown) => this.o.log.warn({ err }, 'producer close failed'));
   }
 }
-
-const messageSize = (m: Message): number => {
-  const len = (v: Buffer | string | null | undefined) =>
-    v === null || v === undefined ? 0 : typeof v === 'string' ? v.length * 3 : v.length;
-  let headers = 0;
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    headers += k.length + (Array.isArray(v) ? v.reduce((n, x) => n + len(x), 0) : len(v));
-  }
-  return RECORD_OVERHEAD + len(m.key) + len(m.value) + headers;
-};
-
-/** A task whose transaction failed holds state ahead of what is committed: it must not go on. */
-const throwIfFailed = (task: PartitionTask): void => {
-  if (task.failed !== undefined) throw task.failed;
-};
-
-const alertMessage = (alert: Alert): Message => ({ key: alert.userId, value: encodeAlert(alert) });

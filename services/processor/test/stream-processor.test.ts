@@ -1,84 +1,166 @@
-// The commit pipeline without a broker: batches are applied while earlier transactions are still
-// committing; when a transaction fails, the task must rewind the consumer to its last commit and
-// never go on from state that is ahead of what was committed. A fake broker keeps only what
-// committed transactions wrote; the committed alerts must be exactly the reference rule's.
+// The processor's roles without a broker, on fakes of the Kafka port (test/support/fake-kafka.ts):
+// a task's state machine; the record collector's chunks and first failure; the commit
+// scheduler's interval and back-pressure; and the whole loop, whose committed alerts must be
+// exactly the reference rule's whatever fails — an injected commit failure (the tasks restore),
+// a rebalance while a transaction is open (its offsets are refused, it aborts), a fenced producer
+// (every task migrates to a new producer), and partitions revoked and assigned again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeEvent } from '@tradewatch/shared/events';
 import { decodeAlert } from '@tradewatch/shared/alerts';
+import { encodeEvent } from '@tradewatch/shared/events';
+import type { TradewatchError } from '@tradewatch/shared/errors';
 import { createLogger } from '@tradewatch/shared/logger';
-import type {
-  Admin,
-  Consumer,
-  EachBatchPayload,
-  Kafka,
-  KafkaMessage,
-  Message,
-} from '@tradewatch/shared/kafka';
+import type { OutgoingRecord } from '@tradewatch/shared/kafka-port';
 import { referenceAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
-import { RESTORE_MARKER_KEY, type ChangelogRestorer } from '../src/changelog-restorer.ts';
-import { DEFAULT_RULE_PARAMS } from '../src/detect-large-trade.ts';
+import { ChangelogRestorer } from '../src/changelog-restorer.ts';
+import { CommitScheduler } from '../src/commit-scheduler.ts';
+import { DEFAULT_RULE_PARAMS, LargeTradeDetector } from '../src/detect-large-trade.ts';
+import { IpInterner } from '../src/ip-interner.ts';
+import { PartitionTask, TRANSITIONS } from '../src/partition-task.ts';
 import { ProcessorStats } from '../src/processor-stats.ts';
+import { RecordCollector } from '../src/record-collector.ts';
 import { StreamProcessor } from '../src/stream-processor.ts';
-import type { UserStateStore } from '../src/user-state-store.ts';
+import { UserStateStore } from '../src/user-state-store.ts';
+import {
+  FakeBroker,
+  FakeGroupConsumer,
+  FakePartitionReader,
+  FakeProducer,
+  FakeTransactionalProducer,
+} from './support/fake-kafka.ts';
 
-const EVENTS = 'events';
+const log = createLogger('test', process.env.TEST_LOG === '1' ? 'debug' : 'silent');
+const TOPICS = { events: 'events', alerts: 'alerts', changelog: 'changelog', deadLetters: 'dlq' };
 
-/** What committed transactions wrote: alerts, the changelog (latest per key), the group offset. */
-class FakeBroker {
-  alerts: string[] = [];
-  changelog = new Map<string, Buffer>();
-  offset = -1;
-  commits = 0;
-  failCommits = new Set<number>();
-  /** Transactions that are sending or committing right now. */
-  open = 0;
+test('a task moves only along its table; closing twice is harmless; a closed task does nothing', async () => {
+  assert.deepEqual(TRANSITIONS, {
+    created: ['restoring', 'closed'],
+    restoring: ['running', 'closed'],
+    running: ['closed'],
+    closed: [],
+  });
+  let cancelled = 0;
+  let finishRestore: (n: number) => void = () => undefined;
+  const task = new PartitionTask({
+    partition: 0,
+    topics: TOPICS,
+    store: new UserStateStore(20, new IpInterner()),
+    detector: new LargeTradeDetector(DEFAULT_RULE_PARAMS),
+    restore: () => new Promise((resolve) => (finishRestore = resolve)),
+    cancelRestore: () => void cancelled++,
+    committedOffset: () => Promise.resolve(5),
+    log,
+    stats: new ProcessorStats(),
+    now: () => 0,
+  });
+  assert.equal(task.state, 'created');
+  const started = task.initialize();
+  assert.equal(task.state, 'restoring');
+  await assert.rejects(task.initialize(), (e: TradewatchError) => e.code === 'PROCESSOR_TASK_STATE');
+  task.close('revoked');
+  task.close('revoked again');
+  assert.equal(task.state, 'closed');
+  assert.equal(cancelled, 1, 'a restore in progress is cancelled once');
+  finishRestore(0);
+  assert.equal(await started, undefined, 'a restore that ends after the close starts nothing');
+  const record = {
+    offset: 9,
+    timestamp: 0,
+    key: Buffer.from('u'),
+    value: Buffer.from('{}'),
+    headers: new Map(),
+  };
+  assert.equal(task.process([record], 10), 0);
+  assert.equal(task.prepareCommit(), undefined);
+  assert.equal(task.view('u'), undefined);
+});
 
-  producer() {
-    return {
-      connect: () => Promise.resolve(),
-      disconnect: () => Promise.resolve(),
-      transaction: () => {
-        const sent: { topic: string; messages: Message[] }[] = [];
-        let offset: number | undefined;
-        this.open++;
-        const close = () => this.open--;
-        return Promise.resolve({
-          send: (r: { topic: string; messages: Message[] }) => Promise.resolve(void sent.push(r)),
-          sendBatch: async (r: { topicMessages: { topic: string; messages: Message[] }[] }) => {
-            await sleep(2);
-            sent.push(...r.topicMessages);
-          },
-          sendOffsets: (r: { topics: { partitions: { offset: string }[] }[] }) => {
-            offset = Number(r.topics[0]!.partitions[0]!.offset);
-            return Promise.resolve();
-          },
-          commit: async () => {
-            await sleep(5);
-            close();
-            const n = ++this.commits;
-            if (this.failCommits.has(n)) throw new Error(`injected failure of commit ${n}`);
-            for (const { topic, messages } of sent) {
-              for (const m of messages) {
-                if (topic === 'alerts') this.alerts.push(String(m.value));
-                if (topic === 'changelog') this.changelog.set(String(m.key), m.value as Buffer);
-              }
-            }
-            if (offset !== undefined) this.offset = offset;
-          },
-          abort: () => Promise.resolve(close()),
-        });
+test('the record collector sends in chunks, in order, and keeps the first failure', async () => {
+  const sent: OutgoingRecord[][] = [];
+  let fail = false;
+  const collector = new RecordCollector(
+    {
+      send: async (records) => {
+        await sleep(1);
+        if (fail) throw new Error('broker says no');
+        sent.push([...records]);
       },
-    };
-  }
+    },
+    1000,
+  );
+  const records = Array.from({ length: 30 }, (_, i) => ({
+    topic: 't',
+    key: `k${i}`,
+    value: 'x'.repeat(100),
+  }));
+  collector.send(records.slice(0, 20));
+  collector.send(records.slice(20));
+  await collector.flush();
+  assert.ok(sent.length >= 3, `several chunks (${sent.length})`);
+  assert.deepEqual(sent.flat(), records);
+
+  const failing = new RecordCollector(
+    {
+      send: async () => {
+        await sleep(1);
+        if (fail) throw new Error('broker says no');
+      },
+    },
+    1000,
+  );
+  fail = true;
+  failing.send(records);
+  await sleep(20);
+  assert.throws(() => failing.send(records), /broker says no/);
+  await assert.rejects(failing.flush(), /broker says no/);
+});
+
+test('the commit scheduler waits the interval, commits at once when full, and holds batches back', async () => {
+  let now = 0;
+  let commits = 0;
+  let release: () => void = () => undefined;
+  const scheduler = new CommitScheduler({
+    intervalMs: 50,
+    maxUncommitted: 10,
+    now: () => now,
+    commit: () => {
+      commits++;
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+  });
+  scheduler.applied(3);
+  assert.equal(commits, 0, 'not before the interval');
+  now = 60;
+  await sleep(70);
+  assert.equal(commits, 1, 'after the interval');
+  scheduler.applied(12);
+  assert.ok(scheduler.backPressure() !== undefined, 'too much uncommitted while one runs: wait');
+  assert.equal(commits, 1, 'never two at once');
+  release();
+  await sleep(5);
+  assert.equal(commits, 2, 'full: the next one starts when the running one ends');
+  release();
+  scheduler.stop();
+  await scheduler.flush();
+});
+
+interface Harness {
+  broker: FakeBroker;
+  restorer: ChangelogRestorer;
+  consumer: FakeGroupConsumer;
+  processor: StreamProcessor;
+  producers: FakeTransactionalProducer[];
+  expected: string[];
+  total: number;
+  fatal: unknown[];
 }
 
-test('a failed transaction rewinds to the last commit; committed alerts are exactly the reference', async () => {
+const setup = async (partitions: number, failCommits: number[] = []): Promise<Harness> => {
   const events = generateWorkload({
-    users: 30,
-    events: 1500,
+    users: 40,
+    events: 2400,
     seed: 21,
     takeoverRate: 0.08,
     duplicateRate: 0.03,
@@ -87,111 +169,131 @@ test('a failed transaction rewinds to the last commit; committed alerts are exac
     .map((a) => a.alertId)
     .sort();
   assert.ok(expected.length > 10);
-  const records: KafkaMessage[] = events.map((e, i) => ({
-    key: Buffer.from(e.userId),
-    value: Buffer.from(encodeEvent(e)),
-    offset: String(i),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  }));
-
   const broker = new FakeBroker();
-  broker.failCommits = new Set([3, 7, 8, 15]);
-  let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
-  let onJoin: ((e: { payload: unknown }) => void) | undefined;
-  let seekTo: number | undefined;
-  const consumer = {
-    events: { GROUP_JOIN: 'join' },
-    on: (_: string, cb: (e: { payload: unknown }) => void) => (onJoin = cb),
-    connect: () => Promise.resolve(),
-    subscribe: () => Promise.resolve(),
-    run: (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => {
-      eachBatch = o.eachBatch;
-      return Promise.resolve();
-    },
-    seek: ({ offset }: { offset: string }) => (seekTo = Number(offset)),
-    disconnect: () => Promise.resolve(),
-  };
-  const restorer = {
-    restore: (_p: number, store: UserStateStore) => {
-      for (const [key, value] of broker.changelog) {
-        if (key !== RESTORE_MARKER_KEY) store.loadEncoded(key, value);
-      }
-      return Promise.resolve(broker.changelog.size);
-    },
-    cancel: () => undefined,
-  };
-  const admin = {
-    fetchOffsets: () =>
-      Promise.resolve([{ topic: EVENTS, partitions: [{ partition: 0, offset: String(broker.offset) }] }]),
-  };
+  broker.createTopic('events', partitions);
+  broker.createTopic('alerts', partitions);
+  broker.createTopic('changelog', partitions);
+  broker.createTopic('dlq', 1);
+  broker.append(events.map((e) => ({ topic: 'events', key: e.userId, value: encodeEvent(e) })));
+  broker.failCommits = new Set(failCommits);
+  const consumer = new FakeGroupConsumer(broker, 'g');
+  const producers: FakeTransactionalProducer[] = [];
+  const fatal: unknown[] = [];
+  const admin = broker.admin();
+  const restorer = new ChangelogRestorer({
+    reader: new FakePartitionReader(broker),
+    markers: new FakeProducer(broker),
+    admin,
+    topic: 'changelog',
+    log,
+  });
   const processor = new StreamProcessor({
-    kafka: { producer: () => broker.producer() } as unknown as Kafka,
-    admin: admin as unknown as Admin,
-    consumer: consumer as unknown as Consumer,
-    restorer: restorer as unknown as ChangelogRestorer,
-    log: createLogger('test', process.env.TEST_LOG === '1' ? 'debug' : 'silent'),
+    consumer,
+    createProducer: () => {
+      const p = new FakeTransactionalProducer(broker, 'g-instance-a');
+      producers.push(p);
+      return p;
+    },
+    restorer,
+    admin,
+    log,
     stats: new ProcessorStats(),
-    eventsTopic: EVENTS,
-    alertsTopic: 'alerts',
-    changelogTopic: 'changelog',
-    deadLetterTopic: 'dlq',
+    topics: TOPICS,
     groupId: 'g',
-    transactionalIdPrefix: 't',
-    transactionTimeoutMs: 10000,
     rule: DEFAULT_RULE_PARAMS,
-    partitionsConsumedConcurrently: 1,
     commitIntervalMs: 1,
     maxUncommittedRecords: 200,
+    onFatal: (err) => fatal.push(err),
   });
   await processor.start();
-  onJoin!({ payload: { memberId: 'm', memberAssignment: { [EVENTS]: [0] } } });
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: 'events', partition })));
+  return { broker, restorer, consumer, processor, producers, expected, total: events.length, fatal };
+};
 
-  // A kafkajs-like fetch loop: batches of 40 from the consumer's position; a seek moves it; an
-  // error thrown from eachBatch makes it fetch again from the last resolved offset.
-  let position = 0;
-  let errors = 0;
+/** Fetch rounds until the group committed the end of every partition; `during(round)` meddles. */
+const runToEnd = async (h: Harness, during: (round: number) => void = () => undefined) => {
   let overlapped = 0;
-  for (let rounds = 0; broker.offset < records.length && rounds < 5000; rounds++) {
-    if (seekTo !== undefined) {
-      position = seekTo;
-      seekTo = undefined;
-    }
-    const messages = records.slice(position, position + 40);
-    if (messages.length === 0) {
-      await sleep(5);
-      continue;
-    }
-    let resolved = position;
-    if (broker.open > 0) overlapped++;
-    try {
-      await eachBatch!({
-        batch: {
-          topic: EVENTS,
-          partition: 0,
-          highWatermark: String(records.length),
-          messages,
-          lastOffset: () => messages.at(-1)!.offset,
-        },
-        resolveOffset: (o: string) => (resolved = Number(o) + 1),
-        heartbeat: () => Promise.resolve(),
-        isRunning: () => true,
-        isStale: () => seekTo !== undefined,
-      } as unknown as EachBatchPayload);
-    } catch (err) {
-      if (process.env.TEST_LOG === '1') console.error(err);
-      errors++;
-    }
-    position = resolved;
+  const committedTotal = () => [...(h.broker.committed.get('g')?.values() ?? [])].reduce((n, o) => n + o, 0);
+  for (let round = 0; committedTotal() < h.total && round < 20000; round++) {
+    during(round);
+    if (h.broker.open > 0) overlapped++;
+    await h.consumer.pump();
     await sleep(1); // a fetch takes a while: timers (the commit interval) get their turn
+    assert.deepEqual(h.fatal, []);
   }
-  await processor.stop();
+  await h.processor.stop();
+  await h.restorer.stop();
+  assert.equal(committedTotal(), h.total, 'everything committed in the end');
+  return { overlapped };
+};
 
-  assert.equal(broker.offset, records.length, 'everything committed in the end');
-  assert.ok(errors >= 1, 'the injected failures surfaced');
+const committedAlertIds = (broker: FakeBroker) =>
+  broker
+    .records('alerts')
+    .map((r) => decodeAlert(r.value!).alertId)
+    .sort();
+
+test('failed transactions: their tasks restore from what was committed; the alerts are exactly the reference', async () => {
+  const h = await setup(2, [3, 7, 8, 15]);
+  const { overlapped } = await runToEnd(h);
   assert.ok(overlapped > 0, 'batches were applied while a transaction was committing');
-  const got = broker.alerts.map((a) => decodeAlert(a).alertId).sort();
+  const got = committedAlertIds(h.broker);
   assert.equal(new Set(got).size, got.length, 'no alert twice');
-  assert.deepEqual(got, expected);
+  assert.deepEqual(got, h.expected);
+  assert.ok(
+    h.broker.records('changelog').some((r) => r.key?.[0] === 0),
+    'restores wrote markers',
+  );
+  assert.equal(h.producers.length, 1, 'one transactional producer for every partition');
+  assert.deepEqual(
+    h.consumer.closedWith,
+    { leaveGroup: false },
+    'a static member keeps its partitions on stop',
+  );
+});
+
+test('a rebalance while a transaction is open: its offsets are refused, it aborts, nothing twice', async () => {
+  const h = await setup(3);
+  await runToEnd(h, (round) => {
+    if (round % 37 === 5) h.broker.rebalance(round % 74 === 5); // every other one expels the member
+  });
+  const got = committedAlertIds(h.broker);
+  assert.equal(new Set(got).size, got.length, 'no alert twice');
+  assert.deepEqual(got, h.expected);
+});
+
+test('a fenced producer: every task migrates and a new producer carries on', async () => {
+  const h = await setup(2);
+  let fencedAt = -1;
+  await runToEnd(h, (round) => {
+    // Another process initialised this instance's transactional id (a restart of itself).
+    if (round === 30) {
+      fencedAt = round;
+      h.broker.initEpoch('g-instance-a');
+    }
+  });
+  assert.equal(fencedAt, 30);
+  assert.equal(h.producers.length, 2, 'the fenced producer was replaced');
+  assert.equal(h.producers[0]!.closed, true);
+  const got = committedAlertIds(h.broker);
+  assert.equal(new Set(got).size, got.length, 'no alert twice');
+  assert.deepEqual(got, h.expected);
+});
+
+test('partitions revoked mid-stream and assigned again restore; the query says who answers', async () => {
+  const h = await setup(2);
+  const p1 = { topic: 'events', partition: 1 };
+  await runToEnd(h, (round) => {
+    if (round === 20) {
+      h.consumer.revoke([p1]);
+      assert.deepEqual(h.processor.lookupUser(1, 'anyone'), { status: 'not_owner' });
+    }
+    if (round === 40) {
+      h.consumer.assign([p1]);
+      assert.deepEqual(h.processor.lookupUser(1, 'anyone'), { status: 'restoring' });
+    }
+  });
+  const got = committedAlertIds(h.broker);
+  assert.equal(new Set(got).size, got.length, 'no alert twice');
+  assert.deepEqual(got, h.expected);
 });

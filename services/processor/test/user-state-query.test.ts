@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { encodeEvent } from '@tradewatch/shared/events';
 import { createLogger } from '@tradewatch/shared/logger';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from '@tradewatch/shared/kafka';
 import { ReferenceStates } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
-import type { ChangelogRestorer } from '../src/changelog-restorer.ts';
+import { FakeBroker, FakeGroupConsumer, FakeTransactionalProducer } from './support/fake-kafka.ts';
 import { DEFAULT_RULE_PARAMS, LargeTradeDetector } from '../src/detect-large-trade.ts';
 import { IpInterner } from '../src/ip-interner.ts';
 import { ProcessorHttpServer } from '../src/processor-http-server.ts';
@@ -44,64 +43,32 @@ test("the store's view of every user is the reference state, after every event",
   assert.equal(store.has('nobody'), false, 'a query adds no user');
 });
 
-/** A stream processor on fakes whose restore waits until the test releases it. */
+/** A stream processor on fakes of the Kafka port whose restore waits until the test releases it. */
 const processorOnFakes = () => {
-  let onJoin: ((e: { payload: unknown }) => void) | undefined;
-  let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
+  const broker = new FakeBroker();
+  broker.createTopic('events', 2);
+  const consumer = new FakeGroupConsumer(broker, 'g');
   const releases: (() => void)[] = [];
-  const consumer = {
-    events: { GROUP_JOIN: 'join', CRASH: 'crash' },
-    on: (name: string, cb: (e: { payload: unknown }) => void) => {
-      if (name === 'join') onJoin = cb;
-    },
-    connect: () => Promise.resolve(),
-    subscribe: () => Promise.resolve(),
-    run: (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => {
-      eachBatch = o.eachBatch;
-      return Promise.resolve();
-    },
-    seek: () => undefined,
-    disconnect: () => Promise.resolve(),
-  };
-  const producer = {
-    connect: () => Promise.resolve(),
-    disconnect: () => Promise.resolve(),
-    transaction: () =>
-      Promise.resolve({
-        send: () => Promise.resolve(),
-        sendBatch: () => Promise.resolve(),
-        sendOffsets: () => Promise.resolve(),
-        commit: () => Promise.resolve(),
-        abort: () => Promise.resolve(),
-      }),
-  };
-  const restorer = {
-    restore: () => new Promise<number>((resolve) => releases.push(() => resolve(0))),
-    cancel: () => undefined,
-  };
-  const admin = { fetchOffsets: () => Promise.resolve([{ topic: 'events', partitions: [] }]) };
   const processor = new StreamProcessor({
-    kafka: { producer: () => producer } as unknown as Kafka,
-    admin: admin as unknown as Admin,
-    consumer: consumer as unknown as Consumer,
-    restorer: restorer as unknown as ChangelogRestorer,
+    consumer,
+    createProducer: () => new FakeTransactionalProducer(broker, 't'),
+    restorer: {
+      restore: () => new Promise<number>((resolve) => releases.push(() => resolve(0))),
+      cancel: () => undefined,
+    },
+    admin: broker.admin(),
     log: silent,
     stats: new ProcessorStats(),
-    eventsTopic: 'events',
-    alertsTopic: 'alerts',
-    changelogTopic: 'changelog',
-    deadLetterTopic: 'dlq',
+    topics: { events: 'events', alerts: 'alerts', changelog: 'changelog', deadLetters: 'dlq' },
     groupId: 'g',
-    transactionalIdPrefix: 't',
-    transactionTimeoutMs: 10000,
     rule: DEFAULT_RULE_PARAMS,
-    partitionsConsumedConcurrently: 2,
     commitIntervalMs: 60000,
+    onFatal: (err) => assert.fail(String(err)),
   });
   return {
+    broker,
+    consumer,
     processor,
-    join: (partitions: number[]) =>
-      onJoin!({ payload: { memberId: 'm', memberAssignment: { events: partitions } } }),
     /** Waits for a restore to start, then lets every restore started so far finish. */
     restore: async () => {
       const tick = () => new Promise((r) => setImmediate(r));
@@ -110,22 +77,8 @@ const processorOnFakes = () => {
         await tick();
       }
       for (const release of releases.splice(0)) release();
-      await tick();
+      for (let i = 0; i < 5; i++) await tick();
     },
-    batch: (partition: number, messages: KafkaMessage[]) =>
-      eachBatch!({
-        batch: {
-          topic: 'events',
-          partition,
-          highWatermark: String(Number(messages.at(-1)!.offset) + 1),
-          messages,
-          lastOffset: () => messages.at(-1)!.offset,
-        },
-        resolveOffset: () => undefined,
-        heartbeat: () => Promise.resolve(),
-        isRunning: () => true,
-        isStale: () => false,
-      } as unknown as EachBatchPayload),
   };
 };
 
@@ -134,23 +87,20 @@ test('a task answers restoring until its state is restored, then its applied sta
   await f.processor.start();
   assert.deepEqual(f.processor.lookupUser(0, 'u1'), { status: 'not_owner' }, 'before any assignment');
 
-  f.join([0]);
-  // The task starts on assignment, before any record: fencing and restore are under way.
+  const p0 = { topic: 'events', partition: 0 };
+  f.consumer.assign([p0]);
+  // The task starts on assignment, before any record: the restore is under way.
   assert.deepEqual(f.processor.lookupUser(0, 'u1'), { status: 'restoring' });
   assert.deepEqual(f.processor.lookupUser(1, 'u1'), { status: 'not_owner' });
   await f.restore();
   assert.deepEqual(f.processor.lookupUser(0, 'u1'), { status: 'running', appliedOffset: null, state: null });
 
   const events = generateWorkload({ users: 3, events: 60, seed: 9, duplicateRate: 0 });
-  const records: KafkaMessage[] = events.map((e, i) => ({
-    key: Buffer.from(e.userId),
-    value: Buffer.from(encodeEvent(e)),
-    offset: String(i),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  }));
-  await f.batch(0, records.slice(0, 40));
+  f.broker.append(
+    events.map((e) => ({ topic: 'events', partition: 0, key: e.userId, value: encodeEvent(e) })),
+  );
+  f.consumer.batchSize = 40;
+  await f.consumer.pump();
   const reference = new ReferenceStates();
   for (const ev of events.slice(0, 40)) reference.apply(ev);
   const user = events[0]!.userId;
@@ -160,7 +110,8 @@ test('a task answers restoring until its state is restored, then its applied sta
     state: reference.stateOf(user),
   });
 
-  f.join([1]); // partition 0 revoked, 1 assigned
+  f.consumer.revoke([p0]);
+  f.consumer.assign([{ topic: 'events', partition: 1 }]);
   assert.deepEqual(f.processor.lookupUser(0, user), { status: 'not_owner' });
   assert.deepEqual(f.processor.lookupUser(1, user), { status: 'restoring' });
   await f.restore();
