@@ -14,6 +14,10 @@
 # Environment (the same variables the services read):
 #   KAFKA_BROKERS          default 127.0.0.1:9092 (port of the first entry is used)
 #   KAFKA_CONTROLLER_PORT  default 9093
+#   KAFKA_CLUSTER_SIZE     1 (default) or 3: three brokers, each also a controller (a quorum of three),
+#                          components kafka-1..kafka-3; node i listens on KAFKA_BROKERS' port + 2(i-1)
+#                          and its controller on KAFKA_CONTROLLER_PORT + 2(i-1) (9092/9093, 9094/9095,
+#                          9096/9097); internal topics replicated 3 times, min.insync.replicas=2
 #   REDIS_URL              default redis://127.0.0.1:6379
 #   CLICKHOUSE_URL         default http://127.0.0.1:8123
 #   CLICKHOUSE_TCP_PORT    default 9000
@@ -33,7 +37,11 @@ TIMEOUT=${TRADEWATCH_INFRA_TIMEOUT:-90}
 STOP_TIMEOUT=20
 RUN_DIR=$DATA_DIR/run
 LOG_DIR=$DATA_DIR/logs
-ALL=(kafka redis clickhouse)
+KAFKA_CLUSTER_SIZE=${KAFKA_CLUSTER_SIZE:-1}
+[[ $KAFKA_CLUSTER_SIZE == 1 || $KAFKA_CLUSTER_SIZE == 3 ]] ||
+  { echo "infra: KAFKA_CLUSTER_SIZE=$KAFKA_CLUSTER_SIZE: expected 1 or 3" >&2; exit 1; }
+if ((KAFKA_CLUSTER_SIZE == 1)); then KAFKA_NODES=(kafka); else KAFKA_NODES=(kafka-1 kafka-2 kafka-3); fi
+ALL=("${KAFKA_NODES[@]}" redis clickhouse)
 KAFKA_POM=$INFRA_DIR/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM" | head -n1)
 export PATH=$PATH:/usr/sbin:/sbin # clickhouse-server lives in /usr/sbin on Debian
@@ -80,18 +88,32 @@ parse_env() {
   check_port CLICKHOUSE_TCP_PORT "$CH_TCP_PORT"
 
   local -A seen=()
-  local p
-  for p in "$KAFKA_PORT:KAFKA_BROKERS" "$KAFKA_CONTROLLER_PORT:KAFKA_CONTROLLER_PORT" "$REDIS_PORT:REDIS_URL" \
+  local p i kafka_ports=()
+  for ((i = 0; i < KAFKA_CLUSTER_SIZE; i++)); do
+    kafka_ports+=("$((KAFKA_PORT + 2 * i)):KAFKA_BROKERS" "$((KAFKA_CONTROLLER_PORT + 2 * i)):KAFKA_CONTROLLER_PORT")
+  done
+  for p in "${kafka_ports[@]}" "$REDIS_PORT:REDIS_URL" \
     "$CH_HTTP_PORT:CLICKHOUSE_URL" "$CH_TCP_PORT:CLICKHOUSE_TCP_PORT"; do
     [[ -z ${seen[${p%%:*}]:-} ]] || die "port ${p%%:*} is configured twice (${seen[${p%%:*}]} and ${p#*:})"
     seen[${p%%:*}]=${p#*:}
   done
 }
 
+# A broker's node id (1 for the single node), its listener and its controller port.
+node_id() { [[ $1 == kafka ]] && echo 1 || echo "${1#kafka-}"; }
+node_port() { echo $((KAFKA_PORT + 2 * ($(node_id "$1") - 1))); }
+node_controller_port() { echo $((KAFKA_CONTROLLER_PORT + 2 * ($(node_id "$1") - 1))); }
+# What clients put in KAFKA_BROKERS for this cluster.
+bootstrap_list() {
+  local n out=""
+  for n in "${KAFKA_NODES[@]}"; do out+="127.0.0.1:$(node_port "$n"),"; done
+  echo "${out%,}"
+}
+
 # "port:VARIABLE=hint" for each port a component binds
 ports_of() {
   case $1 in
-    kafka) echo "$KAFKA_PORT:KAFKA_BROKERS=127.0.0.1:<port>" "$KAFKA_CONTROLLER_PORT:KAFKA_CONTROLLER_PORT=<port>" ;;
+    kafka | kafka-*) echo "$(node_port "$1"):KAFKA_BROKERS=127.0.0.1:<port>" "$(node_controller_port "$1"):KAFKA_CONTROLLER_PORT=<port>" ;;
     redis) echo "$REDIS_PORT:REDIS_URL=redis://127.0.0.1:<port>" ;;
     clickhouse) echo "$CH_HTTP_PORT:CLICKHOUSE_URL=http://127.0.0.1:<port>" "$CH_TCP_PORT:CLICKHOUSE_TCP_PORT=<port>" ;;
   esac
@@ -99,7 +121,7 @@ ports_of() {
 
 address_of() {
   case $1 in
-    kafka) echo "127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)" ;;
+    kafka | kafka-*) echo "127.0.0.1:$(node_port "$1") (controller :$(node_controller_port "$1"))" ;;
     redis) echo "redis://127.0.0.1:$REDIS_PORT" ;;
     clickhouse) echo "http://127.0.0.1:$CH_HTTP_PORT (tcp :$CH_TCP_PORT)" ;;
   esac
@@ -128,7 +150,7 @@ is_ours() { # is pid $2 the $1 service this script started (guards against pid r
   cmd=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) || return 1
   comm=$(cat "/proc/$2/comm" 2>/dev/null) || return 1
   case $1 in
-    kafka) [[ $cmd == *kafka.Kafka*"$DATA_DIR/kafka/server.properties"* ]] ;;
+    kafka | kafka-*) [[ $cmd == *kafka.Kafka*"$DATA_DIR/$1/server.properties"* ]] ;;
     redis) [[ $comm == redis-server* || $cmd == *redis-server* ]] ;;
     clickhouse) [[ $cmd == *clickhouse-server*"$DATA_DIR/clickhouse/config.xml"* ]] ;;
   esac
@@ -154,12 +176,15 @@ find_pid() {
 
 healthy() {
   case $1 in
-    kafka)
-      port_open "$KAFKA_PORT" || return 1
+    kafka | kafka-*)
+      local port id
+      port=$(node_port "$1")
+      id=$(node_id "$1")
+      port_open "$port" || return 1
       if have kcat; then
-        kcat -L -b "127.0.0.1:$KAFKA_PORT" -m 2 2>/dev/null | grep -q 'broker 1 at'
+        kcat -L -b "127.0.0.1:$port" -m 2 2>/dev/null | grep -q "broker $id at"
       else
-        grep -q 'Kafka Server started' <(tail -n 200 "$(log_file kafka)")
+        grep -q 'Kafka Server started' <(tail -n 200 "$(log_file "$1")")
       fi
       ;;
     redis)
@@ -253,7 +278,7 @@ needed_tools() {
   local c
   for c in "$@"; do
     case $c in
-      kafka)
+      kafka | kafka-*)
         echo java:openjdk-17-jre-headless kcat:kcat
         kafka_libs_ok || echo mvn:maven
         ;;
@@ -296,7 +321,7 @@ ensure_prereqs() {
     fi
     echo "infra: installed ${missing[*]} in $(since "$t0")"
   fi
-  if [[ " $* " == *" kafka "* ]]; then
+  if [[ " $* " =~ \ kafka(-[0-9])?\  ]]; then
     local jm
     jm=$(java_major)
     [[ -n $jm ]] && ((jm >= 17)) || die "Kafka $KAFKA_VERSION needs Java 17+, 'java' is version ${jm:-unknown}; install openjdk-17-jre-headless or put a newer java first in PATH"
@@ -329,28 +354,40 @@ fetch_kafka_libs() { # download the pinned jars once into the cache (marker = po
 }
 
 start_kafka() {
-  local dir=$DATA_DIR/kafka log libs cid
-  log=$(log_file kafka)
+  local name=${1:-kafka}
+  local dir=$DATA_DIR/$name log libs cid
+  log=$(log_file "$name")
   FETCHED=""
   local t0
   t0=$(now_us)
-  fetch_kafka_libs || { echo "kafka: FAILED to fetch Kafka $KAFKA_VERSION jars with maven" >&2; show_log_tail kafka; return 1; }
+  fetch_kafka_libs || { echo "$name: FAILED to fetch Kafka $KAFKA_VERSION jars with maven" >&2; show_log_tail "$name"; return 1; }
   [[ -z $FETCHED ]] || NOTE+=", jars fetched in $(since "$t0")"
   libs=$(kafka_libs_dir)
   mkdir -p "$dir/data"
-  KAFKA_DIR=$dir render "$INFRA_DIR/kafka/server.properties.template" "$dir/server.properties" \
-    KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_DIR
+  local voters="" n
+  for n in "${KAFKA_NODES[@]}"; do voters+="$(node_id "$n")@127.0.0.1:$(node_controller_port "$n"),"; done
+  local replicas=$KAFKA_CLUSTER_SIZE min_isr=$(((KAFKA_CLUSTER_SIZE + 1) / 2))
+  KAFKA_DIR=$dir KAFKA_NODE_ID=$(node_id "$name") KAFKA_NODE_PORT=$(node_port "$name") \
+    KAFKA_NODE_CONTROLLER_PORT=$(node_controller_port "$name") KAFKA_QUORUM_VOTERS=${voters%,} \
+    KAFKA_REPLICAS=$replicas KAFKA_MIN_ISR=$min_isr \
+    render "$INFRA_DIR/kafka/server.properties.template" "$dir/server.properties" \
+    KAFKA_NODE_ID KAFKA_NODE_PORT KAFKA_NODE_CONTROLLER_PORT KAFKA_QUORUM_VOTERS KAFKA_REPLICAS KAFKA_MIN_ISR KAFKA_DIR
   local jvm=(java -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.xml" -Dkafka.logs.dir="$LOG_DIR")
   if [[ ! -f $dir/data/meta.properties ]]; then
     # A base64url UUID, as Kafka makes them: never starting with '-', which the storage tool's
-    # argument parser would take for an option.
-    until [[ -s $dir/cluster.id && $(head -c 1 "$dir/cluster.id") != - ]]; do
-      head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$dir/cluster.id"
-    done
-    cid=$(cat "$dir/cluster.id")
+    # argument parser would take for an option. All nodes of a cluster share one.
+    local cid_file=$DATA_DIR/kafka-cluster.id
+    ((KAFKA_CLUSTER_SIZE > 1)) || cid_file=$dir/cluster.id
+    (
+      flock 9
+      until [[ -s $cid_file && $(head -c 1 "$cid_file") != - ]]; do
+        head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$cid_file"
+      done
+    ) 9>"$DATA_DIR/.cluster-id.lock"
+    cid=$(cat "$cid_file")
     if ! "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" >>"$log" 2>&1; then
-      echo "kafka: FAILED to format storage in $dir/data" >&2
-      show_log_tail kafka
+      echo "$name: FAILED to format storage in $dir/data" >&2
+      show_log_tail "$name"
       return 1
     fi
     NOTE+=", storage formatted"
@@ -425,7 +462,7 @@ up_one() {
   done
   new_log "$name"
   STARTED_PID=""
-  "start_$name" || return 1
+  "start_${name%%-[0-9]*}" "$name" || return 1
   pid=$STARTED_PID
   echo "$pid" >"$(pid_file "$name")"
   printf 'ports=%s\naddress=%s\n' "$(port_list "$name")" "$(address_of "$name")" >"$(addr_file "$name")"
@@ -502,6 +539,8 @@ purge_data() {
     rm -rf "${DATA_DIR:?}/$c" "$LOG_DIR/$c.log" "$LOG_DIR/$c.log.1"
     [[ $c != clickhouse ]] || rm -f "$LOG_DIR/clickhouse.err.log"*
   done
+  # A cluster's id goes with the last of its nodes' data.
+  compgen -G "$DATA_DIR/kafka-[0-9]" >/dev/null || rm -f "$DATA_DIR/kafka-cluster.id" "$DATA_DIR/.cluster-id.lock"
   if (($# == ${#ALL[@]})); then
     rm -f "$LOG_DIR/apt.log"
     rmdir "$RUN_DIR" "$LOG_DIR" "$DATA_DIR" 2>/dev/null || true
@@ -515,7 +554,7 @@ usage() {
 }
 
 main() {
-  local cmd=${1:-} purge="" comps=() a t0
+  local cmd=${1:-} purge="" comps=() a t0 n
   [[ -n $cmd ]] || usage 2
   shift
   if [[ $cmd == tools ]]; then
@@ -537,7 +576,12 @@ main() {
   for a in "$@"; do
     case $a in
       --purge) purge=1 ;;
-      kafka | redis | clickhouse) [[ " ${comps[*]} " == *" $a "* ]] || comps+=("$a") ;;
+      kafka)
+        for n in "${KAFKA_NODES[@]}"; do [[ " ${comps[*]} " == *" $n "* ]] || comps+=("$n"); done
+        ;;
+      kafka-[1-3]) ((KAFKA_CLUSTER_SIZE == 3)) || die "'$a' names a broker of a three-broker cluster; set KAFKA_CLUSTER_SIZE=3"
+        [[ " ${comps[*]} " == *" $a "* ]] || comps+=("$a") ;;
+      redis | clickhouse) [[ " ${comps[*]} " == *" $a "* ]] || comps+=("$a") ;;
       -h | --help) usage ;;
       *) die "unknown component or option '$a' (expected kafka, redis, clickhouse, --purge)" ;;
     esac
@@ -550,6 +594,7 @@ main() {
       t0=$(now_us)
       ensure_prereqs "${comps[@]}"
       parallel up_one "${comps[@]}" || die "up failed after $(since "$t0")"
+      ((KAFKA_CLUSTER_SIZE == 1)) || echo "infra: a cluster of $KAFKA_CLUSTER_SIZE brokers; clients use KAFKA_BROKERS=$(bootstrap_list)"
       ;;
     down | stop)
       parallel down_one "${comps[@]}" || die "down failed"
@@ -568,6 +613,7 @@ main() {
     status)
       local rc=0 c
       for c in "${comps[@]}"; do status_one "$c" || rc=3; done
+      ((KAFKA_CLUSTER_SIZE == 1)) || echo "clients:    KAFKA_BROKERS=$(bootstrap_list)"
       return $rc
       ;;
     -h | --help | help) usage ;;
