@@ -8,6 +8,9 @@
 //   latency   — event appended → alert committed (read_committed), percentiles at BENCH_LATENCY_RATE/s
 //   failover  — a second instance joins (restore rate), then the first is SIGKILLed: time until the
 //               moved partitions commit events appended after the kill, and the restore rate
+//   compare, peer, restart — one instance, the Kafka Streams peer and two instances on one topic of
+//               ≥ 1M events over 40k users; a static member SIGKILLed / SIGTERMed and restarted at
+//               once (bench/processor-compare.ts)
 // Writes bench/results/processor.json and prints a summary. Sizes: BENCH_USERS, BENCH_EVENTS,
 // BENCH_PARTITIONS, BENCH_STORE_USERS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS; BENCH_PHASES
 // (comma list) runs a subset. PROCESSOR_* variables pass through to the processor processes.
@@ -35,6 +38,7 @@ import {
   type RunningService,
 } from '../test/support/harness.ts';
 import { StreamingWorkload, type SyntheticHistory } from '../test/support/streaming-workload.ts';
+import { runCompare } from './processor-compare.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HISTORY = 20;
@@ -57,7 +61,9 @@ const cfg = {
   failoverRate: intEnv('BENCH_FAILOVER_RATE', 5000),
   seed: intEnv('BENCH_SEED', 7),
   phases: new Set(
-    (process.env.BENCH_PHASES ?? 'store,baseline,process,latency,failover').split(',').map((s) => s.trim()),
+    (process.env.BENCH_PHASES ?? 'compare,peer,restart,store,baseline,process,latency,failover')
+      .split(',')
+      .map((s) => s.trim()),
   ),
 };
 
@@ -348,6 +354,7 @@ const main = async () => {
   };
   const running: RunningService[] = [];
   const stoppers: (() => Promise<unknown>)[] = [];
+  const extraTopics: string[] = [];
   const cleanUp = async () => {
     for (const s of running) {
       await Promise.race([s.stop(), sleep(20000)]);
@@ -355,8 +362,10 @@ const main = async () => {
     }
     for (const stop of stoppers) await stop().catch(() => undefined);
     await withAdmin(kafka, async (admin) => {
-      await admin.deleteTopics(Object.values(topics)).catch(() => undefined);
-      await admin.deleteGroups([id, `${id}.baseline`]).catch(() => undefined);
+      await admin.deleteTopics([...Object.values(topics), ...extraTopics]).catch(() => undefined);
+      for (const g of [id, `${id}.baseline`, `${id}-cmp1`, `${id}-cmp2`, `${id}-peer`]) {
+        await admin.deleteGroups([g]).catch(() => undefined);
+      }
     }).catch(() => undefined);
   };
   // Interrupted: still stop the processors and delete the topics, then exit.
@@ -380,6 +389,22 @@ const main = async () => {
   };
 
   try {
+    if (cfg.phases.has('compare')) {
+      const producer = kafka.producer();
+      try {
+        result.compare = await runCompare({
+          kafka,
+          producer,
+          id,
+          phases: cfg.phases,
+          stoppers,
+          running,
+          topicsToDelete: extraTopics,
+        });
+      } finally {
+        await producer.close();
+      }
+    }
     if (cfg.phases.has('store')) {
       say(`store: ${cfg.storeUsers} users with full history, in-process`);
       result.store = await runStoreChild(cfg.storeUsers);
@@ -649,6 +674,27 @@ const summary = (r: Record<string, unknown>): string => {
     `  ${label.padEnd(44)} ${(typeof value === 'number' ? String(value) : '—').padStart(12)}   ${goal}`;
   return [
     'processor benchmark',
+    line('compare: one instance events/s', g('compare.oneInstance.eventsPerSec'), ''),
+    line('compare: Kafka Streams peer events/s', g('compare.peer.eventsPerSec'), ''),
+    line('compare: one instance / peer', g('compare.ratios.oneVsPeer'), 'goal ≥ 1.5'),
+    line('compare: two instances events/s', g('compare.twoInstances.eventsPerSec'), ''),
+    line('compare: two / one instance', g('compare.ratios.twoVsOne'), 'goal ≥ 1.6'),
+    line(
+      'restart after SIGKILL: commits flow after ms',
+      g('compare.restart.SIGKILL.commitsFlowAfterMs'),
+      'goal ≤ 5000',
+    ),
+    line(
+      '  … other instance longest commit gap ms',
+      g('compare.restart.SIGKILL.otherInstanceLongestCommitGapMs'),
+      '',
+    ),
+    line('restart after SIGTERM: commits flow after ms', g('compare.restart.SIGTERM.commitsFlowAfterMs'), ''),
+    line(
+      '  … other instance longest commit gap ms',
+      g('compare.restart.SIGTERM.otherInstanceLongestCommitGapMs'),
+      '',
+    ),
     line('store bytes/user (heap + typed arrays)', g('store.heapPlusTypedArraysPerUser'), 'goal ≤ 1024'),
     line('process RSS bytes/user', g('process.memory.rssBytesPerUser'), 'goal ≤ 1024'),
     line('consume-only baseline events/s', g('baseline.eventsPerSec'), ''),
