@@ -4,13 +4,13 @@
 //   feed   — BENCH_CLIENTS (50) SSE clients on GET /api/alerts/stream, in BENCH_CLIENT_PROCESSES (2)
 //            child processes of their own (this file with --sse-clients), so that their parsing
 //            does not slow the producer:
-//            fast  — BENCH_ALERTS (100,000) alerts produced as fast as a kafkajs producer can:
+//            fast  — BENCH_ALERTS (100,000) alerts produced as fast as the idempotent producer can:
 //                    alerts/s each client received from its first alert to its last (min/median/max
 //                    over clients), every client checked to get every alert exactly once (count +
 //                    distinct ids; a dropped client reconnects with Last-Event-ID after the server's
 //                    retry delay, as EventSource does); the desk's CPU and peak RSS
-//            raw   — the ceiling: a plain kafkajs consumer (read_committed, the tail's settings)
-//                    reading the same topic from its start, from its group join on
+//            raw   — the ceiling: a plain partition reader (read_committed, the tail's settings)
+//                    reading the same topic from its start, from when it started reading
 //            paced — BENCH_PACED_RATE (500) alerts/s for BENCH_PACED_SECONDS (20): produce → client
 //                    latency (detectedAt is the send time) for the 50 clients and the raw consumer
 //   page   — BENCH_PAGE_ALERTS (10,000) alerts archived by the sink (child process) from a second
@@ -42,16 +42,8 @@ import {
   RULE_VERSION,
   type Alert,
 } from '@tradewatch/shared/alerts';
-import {
-  createConsumer,
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  type Admin,
-  type Kafka,
-  type Message,
-  type Producer,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { KafkaAdmin, KafkaClient, OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
 import { createLogger } from '@tradewatch/shared/logger';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
@@ -145,6 +137,7 @@ const makeAlert = (tag: string, i: number, detectedAt: number): Alert => {
   };
 };
 
+type Message = Omit<OutgoingRecord, 'topic'>;
 const alertMessage = (a: Alert): Message => ({ key: a.userId, value: encodeAlert(a) });
 
 // ---------------------------------------------------------------------------------------------
@@ -475,13 +468,12 @@ function startSseClients(o: SseClientsOptions) {
 // ---------------------------------------------------------------------------------------------
 // Processes, Kafka and ClickHouse helpers
 
-async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+async function withAdmin<T>(kafka: KafkaClient, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
     return await fn(admin);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
@@ -543,7 +535,7 @@ async function produceFast(
   for (let i = 0; i < count; i += chunk) {
     const messages: Message[] = [];
     for (let j = i; j < Math.min(count, i + chunk); j++) messages.push(make(j));
-    const p = producer.send({ topic, acks: -1, messages }).finally(() => inFlight.delete(p));
+    const p = producer.send(messages.map((m) => ({ topic, ...m }))).finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= 4) await Promise.race(inFlight);
   }
@@ -567,7 +559,7 @@ function pacedProducer(producer: Producer, topic: string, tag: string, rate: num
         const now = Date.now();
         const messages: Message[] = [];
         for (let i = 0; i < due; i++) messages.push(alertMessage(makeAlert(tag, sent + i, now)));
-        await producer.send({ topic, acks: -1, messages });
+        await producer.send(messages.map((m) => ({ topic, ...m })));
         sent += due;
       }
       await sleep(2);
@@ -595,39 +587,29 @@ function pacedProducer(producer: Producer, topic: string, tag: string, rate: num
  * the rate at which it read the first `ceilingCount` records, then produce → read latency of the
  * alerts of `latencyTag` (detectedAt is their send time).
  */
-async function startRawConsumer(kafka: Kafka, topic: string, ceilingCount: number) {
-  const consumer = createConsumer(kafka, {
-    groupId: uniqueName('bench-desk-raw'),
-    readUncommitted: false,
-    maxWaitTimeInMs: 100,
-    sessionTimeout: 30000,
-  });
+async function startRawConsumer(kafka: KafkaClient, topic: string, ceilingCount: number) {
+  const reader = kafka.partitionReader({ maxWaitMs: 100 });
   let read = 0;
   let joinedAt = 0;
   let ceilingAt = 0;
   let latencyTag: string | undefined;
   const latencies: number[] = [];
-  // From the group join on: a first fetch may bring every record at once, so the time between the
-  // first batch and the last would say nothing.
-  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt = Date.now()));
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: 1,
-    eachBatch: ({ batch }) => {
-      const now = Date.now();
-      read += batch.messages.length;
-      if (ceilingAt === 0 && read >= ceilingCount) ceilingAt = now;
-      if (latencyTag !== undefined) {
-        for (const m of batch.messages) {
-          const a = decodeAlert(m.value!);
-          if (a.tradeEventId.startsWith(latencyTag)) latencies.push(now - a.detectedAt);
-        }
+  // From the start of reading on: a first fetch may bring every record at once, so the time
+  // between the first batch and the last would say nothing.
+  reader.start((batch) => {
+    const now = Date.now();
+    read += batch.records.length;
+    if (ceilingAt === 0 && read >= ceilingCount) ceilingAt = now;
+    if (latencyTag !== undefined) {
+      for (const m of batch.records) {
+        const a = decodeAlert(m.value!);
+        if (a.tradeEventId.startsWith(latencyTag)) latencies.push(now - a.detectedAt);
       }
-      return Promise.resolve();
-    },
+    }
   });
+  const partitions = await withAdmin(kafka, (admin) => admin.partitionCount(topic));
+  joinedAt = Date.now();
+  for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
   return {
     ceiling: async () => {
       await waitUntil(
@@ -647,7 +629,7 @@ async function startRawConsumer(kafka: Kafka, topic: string, ceilingCount: numbe
       latencies.length = 0;
     },
     latencies: () => [...latencies].sort((a, b) => a - b),
-    stop: () => consumer.disconnect(),
+    stop: () => reader.close(),
   };
 }
 
@@ -818,7 +800,7 @@ async function runBench(): Promise<void> {
   };
   const token = `bench-${randomBytes(12).toString('hex')}`;
   const deskUser = 'bench-analyst';
-  const kafka = createKafka({
+  const kafka = createKafkaClient({
     brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
     clientId: uniqueName('bench-desk'),
     logger: createLogger('dashboard-bench', 'error'),
@@ -847,7 +829,7 @@ async function runBench(): Promise<void> {
     }
     const topics = [names.feedAlerts, names.pageAlerts, names.labels, names.events, names.deadLetters];
     await withAdmin(kafka, async (admin) => {
-      await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+      await admin.deleteTopics(topics).catch(() => undefined);
       await admin.deleteGroups([names.sinkGroup]).catch(() => undefined);
     }).catch(() => undefined);
     await clickhouseCommand(`DROP DATABASE IF EXISTS ${names.database}`).catch(() => undefined);
@@ -909,7 +891,7 @@ async function runBench(): Promise<void> {
   try {
     say(`topics bench-desk.${suffix}.*, database ${names.database}`);
     await withAdmin(kafka, (admin) =>
-      ensureTopics(admin, [
+      admin.ensureTopics([
         { topic: names.feedAlerts, partitions: cfg.partitions },
         { topic: names.pageAlerts, partitions: cfg.partitions },
         { topic: names.events, partitions: cfg.partitions },
@@ -925,13 +907,12 @@ async function runBench(): Promise<void> {
     });
     if (migrated.status !== 0) throw new Error(`migrations failed: ${migrated.stderr}`);
 
-    const producer = createIdempotentProducer(kafka);
-    await producer.connect();
+    const producer = kafka.producer();
     try {
       if (cfg.phases.has('feed')) result.feed = await feedPart(producer);
       if (cfg.phases.has('page')) result.page = await pagePart(producer);
     } finally {
-      await producer.disconnect();
+      await producer.close();
     }
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
