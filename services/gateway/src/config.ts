@@ -25,6 +25,11 @@ export interface GatewayConfig {
   tokens: TokenEntry[];
   /** How long a request waits for Kafka's acknowledgement before the client gets 503, ms. */
   publishTimeoutMs: number;
+  /**
+   * How many times the producer retries one send (backoff 100 ms doubling to 5 s: 30 is about
+   * two minutes) before it gives up on it. See gateway.ts.
+   */
+  producerRetries: number;
   /** How long a claim on an eventId outlives a request that never finished, ms. */
   claimTtlMs: number;
   idempotencyWindowSec: number;
@@ -101,6 +106,7 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
     redisKeyPrefix: r.string('GATEWAY_REDIS_KEY_PREFIX', 'tw:gateway:'),
     tokens,
     publishTimeoutMs,
+    producerRetries: r.int('GATEWAY_PRODUCER_RETRIES', 30, { min: 1, max: 1000 }),
     claimTtlMs,
     idempotencyWindowSec: r.int('GATEWAY_IDEMPOTENCY_WINDOW_SEC', 86400, { min: 1 }),
     rateLimitEventsPerSec,

@@ -36,7 +36,19 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
     logger: log,
     requestTimeout: config.publishTimeoutMs,
   });
-  const producer = createIdempotentProducer(kafka);
+  // The producer retries a send far longer than the admin client: its retries reuse the batch's
+  // sequence numbers, so a batch that the broker wrote but whose acknowledgement was lost (a
+  // broker stopping) is recognised as a duplicate when the broker is back, instead of failing and
+  // being published again by the client's retry. The request itself is answered 503 after
+  // GATEWAY_PUBLISH_TIMEOUT_MS either way.
+  const producerKafka = createKafka({
+    brokers: config.kafkaBrokers,
+    clientId: 'tradewatch-gateway',
+    logger: log,
+    requestTimeout: config.publishTimeoutMs,
+    retries: config.producerRetries,
+  });
+  const producer = createIdempotentProducer(producerKafka);
   const admin = kafka.admin();
   const redis = createRedis({ url: config.redisUrl, logger: log });
   const clickhouse = createClickHouse({

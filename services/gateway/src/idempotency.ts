@@ -16,7 +16,9 @@
 //      and never publishes a copy.
 //   4. The publish outlived its deadline (the client got 503) and Kafka acknowledges it later:
 //      the gateway marks the ids accepted then, so the retry is answered 202 with duplicates; if
-//      the late publish fails, the claim is released and the retry publishes.
+//      the late publish fails, the claim is released and the retry publishes. While such a
+//      publish is outstanding (the producer retries a send for minutes), the gateway extends its
+//      claims, so that a retry meanwhile gets 503 in_progress rather than publishing a copy.
 //   5. Kafka acknowledged, the gateway crashed (or Redis failed) before marking the ids accepted:
 //      the events are in Kafka and the client got no 202 (or, when only Redis failed, a 202). The
 //      claim expires and a retry publishes a second copy. The gateway cannot close this window on
@@ -90,6 +92,13 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
+// KEYS: one per eventId; ARGV[1] owner, ARGV[2] TTL ms. Extends only the claims this owner holds.
+const EXTEND = `
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]) end
+end
+return 0`;
+
 // KEYS: one per eventId; ARGV[1] window s, ARGV[1 + i] the record of KEYS[i]. One command per request.
 const MARK = `
 for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
@@ -105,6 +114,7 @@ const RESULTS: readonly ClaimResult[] = ['claimed', 'accepted', 'pending', 'conf
 interface LedgerCommands {
   twClaim(...args: (string | number)[]): Promise<number[]>;
   twRelease(...args: string[]): Promise<unknown>;
+  twExtend(...args: (string | number)[]): Promise<unknown>;
   twMark(...args: (string | number)[]): Promise<unknown>;
   twKeepMark(key: string, mark: number, windowSec: number): Promise<string | null>;
 }
@@ -139,6 +149,7 @@ export class RedisAcceptedLedger implements AcceptedLedger {
   constructor(redis: Redis, windowSec: number, keyPrefix: string) {
     redis.defineCommand('twClaim', { lua: CLAIM });
     redis.defineCommand('twRelease', { lua: RELEASE });
+    redis.defineCommand('twExtend', { lua: EXTEND });
     redis.defineCommand('twMark', { lua: MARK });
     redis.defineCommand('twKeepMark', { lua: KEEP_MARK, numberOfKeys: 1 });
     this.redis = redis as Redis & LedgerCommands;
@@ -194,6 +205,15 @@ export class RedisAcceptedLedger implements AcceptedLedger {
     if (eventIds.length === 0) return;
     try {
       await this.redis.twRelease(String(eventIds.length), ...this.keys(mode, eventIds), owner);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async extend(mode: IngestMode, eventIds: readonly string[], owner: string, ttlMs: number): Promise<void> {
+    if (eventIds.length === 0) return;
+    try {
+      await this.redis.twExtend(eventIds.length, ...this.keys(mode, eventIds), owner, ttlMs);
     } catch (err) {
       throw redisUnavailable(err);
     }

@@ -163,11 +163,19 @@ export const createIngest = (deps: IngestDeps): Ingest => {
     }
     if (outcome === 'timeout') {
       // The send goes on. If Kafka acknowledges it late, record the ids so that the client's
-      // retry is answered as duplicates; if it fails, free them for the retry.
-      const settle = send.then(
-        (positions) => deps.ledger.markAccepted(mode, toRecords(fresh, fingerprints, positions)),
-        () => deps.ledger.release(mode, ids, owner),
-      );
+      // retry is answered as duplicates; if it fails, free them for the retry. Until then the
+      // claims are kept alive: a retry meanwhile must not publish a second copy.
+      const keepClaimed = setInterval(() => {
+        deps.ledger
+          .extend(mode, ids, owner, deps.claimTtlMs)
+          .catch((err: unknown) => log.warn({ err }, 'could not extend the claims of a late publish'));
+      }, deps.claimTtlMs / 3);
+      const settle = send
+        .finally(() => clearInterval(keepClaimed))
+        .then(
+          (positions) => deps.ledger.markAccepted(mode, toRecords(fresh, fingerprints, positions)),
+          () => deps.ledger.release(mode, ids, owner),
+        );
       const tracked = settle
         .catch((err: unknown) => log.warn({ err }, 'could not record the outcome of a late publish'))
         .finally(() => outliving.delete(tracked));

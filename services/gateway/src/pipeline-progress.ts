@@ -3,7 +3,6 @@
 // stable offsets), and the archive in ClickHouse. Read-only; nothing here joins a group.
 import { sqlLiteral, sqlTable, queryRows, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
 import { classifyKafkaError, partitionCount, type Admin } from '@tradewatch/shared/kafka';
-import { topicWatermarks } from '@tradewatch/shared/kafka-tail';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import type { ArchiveLookup, PipelineProgress } from './ports.ts';
 
@@ -47,8 +46,13 @@ export const createKafkaProgress = (admin: Admin, opts: KafkaProgressOptions): P
       const partition = await alertsPartitionOf(userId);
       // kafkajs lists offsets read_committed: `high` is the last stable offset, below which every
       // transaction is decided.
-      const marks = await topicWatermarks(admin, opts.alertsTopic);
-      return marks.find((m) => m.partition === partition)?.high ?? 0;
+      let marks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+      try {
+        marks = await admin.fetchTopicOffsets(opts.alertsTopic);
+      } catch (err) {
+        throw classifyKafkaError(err);
+      }
+      return Number(marks.find((m) => m.partition === partition)?.high ?? 0);
     },
 
     async alertsArchivedPast(userId, mark) {

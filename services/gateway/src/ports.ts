@@ -68,6 +68,8 @@ export interface AcceptedLedger {
   markAccepted(mode: IngestMode, records: readonly AcceptedRecord[]): Promise<void>;
   /** Drops the claims that `owner` still holds on these ids, so that a retry may publish them. */
   release(mode: IngestMode, eventIds: readonly string[], owner: string): Promise<void>;
+  /** Gives the claims that `owner` still holds on these ids `ttlMs` more (a publish outliving its request). */
+  extend(mode: IngestMode, eventIds: readonly string[], owner: string, ttlMs: number): Promise<void>;
   /**
    * The record of an accepted event; undefined when the id is unknown, only claimed, or was
    * accepted by a gateway that kept no record (before the ledger stored one).

@@ -340,6 +340,32 @@ test('503 within the publish bound when Kafka hangs; a late acknowledgement make
   assert.equal(publisher.published.length, 1);
 });
 
+test('a publish outliving its request keeps its claims past the claim TTL: a retry meanwhile publishes no copy', async () => {
+  const { app, publisher, ledger, clock } = await buildTestApp({ publishTimeoutMs: 50, claimTtlMs: 300 });
+  try {
+    publisher.hold = true;
+    assert.equal((await app.inject(post(trade(1)))).statusCode, 503);
+    clock.ms += 250;
+    await waitFor(() => ledger.extended > 0, 2000, 'the claims to be extended');
+    clock.ms += 200; // past the first claim's expiry
+    const retry = await app.inject(post(trade(1)));
+    assert.equal(retry.json<{ error: string }>().error, 'in_progress');
+    assert.equal(publisher.calls, 1, 'no second publish');
+    publisher.held[0]!.release();
+    await waitFor(() => ledger.isAccepted('trade-1'), 2000, 'the late ack to be recorded');
+    const extendedBefore = ledger.extended;
+    publisher.hold = false;
+    assert.deepEqual((await app.inject(post(trade(1)))).json(), { accepted: 0, duplicates: 1 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ledger.extended, extendedBefore, 'no more extensions once settled');
+  } finally {
+    // Whatever failed above, nothing stays held (the test process must be able to end).
+    publisher.hold = false;
+    for (const h of publisher.held) h.release();
+    await app.close();
+  }
+});
+
 test('503 within the bound; a late failure frees the ids and the retry publishes', async () => {
   const { app, publisher } = await buildTestApp({ publishTimeoutMs: 100 });
   publisher.hold = true;

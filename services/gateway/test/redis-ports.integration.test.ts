@@ -54,6 +54,13 @@ test(
       assert.deepEqual(await b.claim('live', [req('x'), req('z')], 'req-d', 10_000), ['accepted', 'claimed']);
       assert.ok((await r1.ttl(`${prefix}event:x`)) > 50, 'accepted ids live for the window');
 
+      // A claim extended by its owner outlives its first TTL; another owner cannot extend it.
+      assert.deepEqual(await a.claim('live', [req('kept')], 'req-k', 200), ['claimed']);
+      await b.extend('live', ['kept'], 'req-other', 60_000);
+      assert.ok((await r1.pttl(`${prefix}event:kept`)) <= 200);
+      await b.extend('live', ['kept'], 'req-k', 60_000);
+      assert.ok((await r1.pttl(`${prefix}event:kept`)) > 50_000);
+
       assert.deepEqual(await a.claim('live', [req('short')], 'req-e', 150), ['claimed']);
       await waitFor(
         async () => (await b.claim('live', [req('short')], 'req-f', 10_000))[0] === 'claimed',

@@ -151,6 +151,21 @@ export class MemoryLedger implements AcceptedLedger {
     return Promise.resolve();
   }
 
+  /** Calls of extend, to wait on. */
+  extended = 0;
+
+  extend(mode: IngestMode, ids: readonly string[], owner: string, ttlMs: number): Promise<void> {
+    if (this.failWith !== undefined) return Promise.reject(this.failWith);
+    this.extended++;
+    for (const id of ids) {
+      const e = this.entries.get(`${mode}/${id}`);
+      if (e !== undefined && e.expiresAt > this.clock.ms && 'claim' in e.value && e.value.claim === owner) {
+        e.expiresAt = this.clock.ms + ttlMs;
+      }
+    }
+    return Promise.resolve();
+  }
+
   lookup(mode: IngestMode, eventId: string): Promise<AcceptedRecord | undefined> {
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
     const v = this.get(mode, eventId);
