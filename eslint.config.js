@@ -4,7 +4,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'bench/results/**', '**/*.cjs', 'services/dashboard/dist/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.data/**',
+      'bench/results/**',
+      '**/*.cjs',
+      'services/dashboard/dist/**',
+      'packages/*/dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -30,7 +39,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['services/*/src/**/*.ts', 'shared/src/**/*.ts'],
+    files: ['services/*/src/**/*.ts', 'shared/src/**/*.ts', 'packages/*/src/**/*.ts'],
     rules: { 'no-console': 'error' },
   },
   {

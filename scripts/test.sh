@@ -24,7 +24,7 @@ step types tsc -p tsconfig.json --noEmit
 step types-web tsc -p services/dashboard/web/tsconfig.json
 # Test files run one at a time: integration tests share the 2-core machine with the broker.
 step tests node --test --test-concurrency=1 --test-timeout=600000 \
-  'shared/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts'
+  'shared/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'packages/*/test/**/*.test.ts' 'test/**/*.test.ts'
 
 # On success the test runner's own summary stays the last thing printed.
 if ((${#failed[@]} > 0)); then
