@@ -160,7 +160,10 @@ const stopPids = async (pids: number[]) => {
 
 const demoNotice = () => {
   if (env.GATEWAY_TOKENS === undefined) {
-    say('GATEWAY_TOKENS is not set: using the demo credential demo:demo-token (bearer token "demo-token")');
+    say(
+      'GATEWAY_TOKENS is not set: using the demo credential demo:demo-token (bearer token "demo-token") ' +
+        'and the sandbox token "demo-sandbox-token" (events answered, never processed nor archived)',
+    );
   }
   if (env.DASHBOARD_USERS === undefined) {
     say(
