@@ -24,6 +24,7 @@ const kafka = testKafka();
 const id = uniqueName('e2e');
 const database = id.replace(/-/g, '_');
 const TOKEN = 'e2e-secret-token';
+const SANDBOX_TOKEN = 'e2e-sandbox-token';
 const env: Record<string, string> = {
   EVENTS_TOPIC: `${id}.events`,
   ALERTS_TOPIC: `${id}.alerts`,
@@ -32,7 +33,7 @@ const env: Record<string, string> = {
   PROCESSOR_GROUP_ID: `${id}-processor`,
   SINK_GROUP_ID: `${id}-sink`,
   CLICKHOUSE_DATABASE: database,
-  GATEWAY_TOKENS: `gs-eu-1:${TOKEN}`,
+  GATEWAY_TOKENS: `gs-eu-1:${TOKEN},gs-eu-1:sandbox:${SANDBOX_TOKEN}`,
   GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
 };
 const services: RunningService[] = [];
@@ -70,18 +71,38 @@ after(async () => {
     env.LABELS_TOPIC!,
     env.DEAD_LETTER_TOPIC!,
     `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`,
+    `tradewatch.sandbox.${env.EVENTS_TOPIC}`,
   ]);
   await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
 });
 
 type Body = Record<string, unknown>;
-const post = async (events: Body[]) => {
+const post = async (events: Body[], token = TOKEN) => {
   const res = await fetch(`${gateway}/v1/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ events }),
   });
   return { status: res.status, body: (await res.json()) as { accepted: number; duplicates: number } };
+};
+
+interface EventStatus {
+  sandbox: boolean;
+  accepted: { partition: number; offset: number };
+  processed: {
+    state: string;
+    committedOffset?: number | null;
+    flagged?: boolean | null;
+    alertId?: string | null;
+  };
+  archived: { state: string };
+}
+const status = async (eventId: unknown, token = TOKEN): Promise<EventStatus> => {
+  const res = await fetch(`${gateway}/v1/events/${String(eventId)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, 200, `status of ${String(eventId)}`);
+  return (await res.json()) as EventStatus;
 };
 
 let n = 0;
@@ -145,6 +166,17 @@ const scenario = (): { name: string; events: Body[]; alerts: number }[] => [
     alerts: 0,
   },
   {
+    // How dual-stack sockets report IPv4 clients: the same IP as 203.0.113.10, not a new one.
+    name: 'known IP through an IPv4-mapped IPv6 address',
+    events: [
+      login('gus', '203.0.113.10'),
+      ...trades('gus', 5, 5, 5, 5, 5),
+      login('gus', '::ffff:203.0.113.10'),
+      trade('gus', 1000),
+    ],
+    alerts: 0,
+  },
+  {
     name: 'known IP',
     events: [
       login('fay', '10.0.0.5'),
@@ -168,6 +200,17 @@ test('a scenario posted to the gateway yields exactly the expected alerts and ar
   // A game server retrying a request it got no answer for: nothing is published twice.
   const retry = await post(cases[0]!.events);
   assert.deepEqual(retry.body, { accepted: 0, duplicates: cases[0]!.events.length });
+
+  // The same takeover through a sandbox token: answered like the live one, never detected or archived.
+  const sandboxed = cases[0]!.events.map((e) => ({
+    ...e,
+    eventId: `${String(e.eventId)}-sbx`,
+    userId: 'sandy',
+  }));
+  assert.deepEqual(await post(sandboxed, SANDBOX_TOKEN), {
+    status: 202,
+    body: { accepted: sandboxed.length, duplicates: 0 },
+  });
 
   // Background traffic from the simulator's generator, in batches of 200.
   const gen = new TrafficGenerator({ users: 200, seed: 3, takeoverRate: 0.05, runId: `${id}-sim` });
@@ -248,4 +291,37 @@ test('a scenario posted to the gateway yields exactly the expected alerts and ar
     `SELECT count() AS c FROM (SELECT eventId FROM ${database}.events FINAL GROUP BY eventId HAVING count() > 1)`,
   );
   assert.equal(Number(dups!.c), 0);
+
+  // Sandbox events: neither an alert nor a row, and their status says so.
+  assert.equal(alerts.filter((a) => a.userId === 'sandy').length, 0, 'no alert from sandbox events');
+  const [sandyRows] = await clickhouse<{ c: string }>(
+    `SELECT count() AS c FROM ${database}.events WHERE userId = 'sandy'`,
+  );
+  assert.equal(Number(sandyRows!.c), 0, 'no archived row from sandbox events');
+  const sandboxStatus = await status(sandboxed.at(-1)!.eventId, SANDBOX_TOKEN);
+  assert.equal(sandboxStatus.sandbox, true);
+  assert.deepEqual([sandboxStatus.processed.state, sandboxStatus.archived.state], ['skipped', 'skipped']);
+
+  // Where is my event: the flagged trade names its alert; a trade below the threshold is not
+  // flagged once the alert archive has caught up; a login is never flagged.
+  const annTrade = await status(cases[0]!.events.at(-1)!.eventId);
+  const { committedOffset, ...flagged } = annTrade.processed;
+  assert.deepEqual(flagged, { state: 'done', flagged: true, alertId: ann.alertId });
+  assert.ok((committedOffset ?? -1) > annTrade.accepted.offset);
+  assert.equal(annTrade.archived.state, 'done');
+  const bobTrade = cases[1]!.events.at(-1)!.eventId;
+  const notFlagged = await waitUntil(
+    'the status of a trade below the threshold to say not flagged',
+    async () => {
+      const s = await status(bobTrade);
+      return s.processed.flagged === false ? s : undefined;
+    },
+    30000,
+  );
+  assert.deepEqual(
+    [notFlagged.processed.state, notFlagged.processed.alertId, notFlagged.archived.state],
+    ['done', null, 'done'],
+  );
+  const gusLogin = await status(cases.find((c) => c.name.includes('IPv4-mapped'))!.events.at(-2)!.eventId);
+  assert.deepEqual([gusLogin.processed.state, gusLogin.processed.flagged], ['done', false]);
 });
