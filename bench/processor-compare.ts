@@ -11,7 +11,7 @@
 //             and whether the other instance paused (its longest gap between commits, and any
 //             revocation or restore in its log).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeEvent } from '@tradewatch/shared/events';
@@ -40,6 +40,58 @@ export const compareConfig = {
 };
 
 const say = (msg: string) => process.stdout.write(`[processor-bench] ${msg}\n`);
+
+/** CPU time (user + system) of a process so far, ms; 0 once it is gone. */
+const cpuMsOf = (pid: number | undefined): number => {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+};
+
+const brokerPid = (): number | undefined => {
+  try {
+    return Number(readFileSync(join(ROOT, '.data', 'run', 'kafka.pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+};
+
+/** Cores used by `pids` (and by the broker) from now until `stop()`, sampled while they live. */
+const cpuWatch = (pids: () => (number | undefined)[]) => {
+  const broker = brokerPid();
+  const b0 = cpuMsOf(broker);
+  const t0 = performance.now();
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const sample = () => {
+    for (const pid of pids()) {
+      const ms = cpuMsOf(pid);
+      if (pid === undefined || ms === 0) continue;
+      if (!first.has(pid)) first.set(pid, ms);
+      last.set(pid, ms);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 200);
+  return {
+    stop: () => {
+      sample();
+      clearInterval(timer);
+      const wall = performance.now() - t0;
+      let own = 0;
+      for (const [pid, ms] of last) own += ms - (first.get(pid) ?? ms);
+      return {
+        cores: Math.round((own / wall) * 100) / 100,
+        brokerCores: Math.round(((cpuMsOf(broker) - b0) / wall) * 100) / 100,
+      };
+    },
+  };
+};
 
 const committed = (kafka: KafkaClient, groupId: string, topic: string) =>
   withAdmin(kafka, (admin) => admin.committedOffsets(groupId, topic));
@@ -149,9 +201,10 @@ export const runCompare = async (o: {
   const g1 = `${id}-cmp1`;
   let t0 = performance.now();
   const one = start(processorEnv(g1), 'one');
+  let cpu = cpuWatch(() => [one.child.pid]);
   const oneSecs = await timeToEnd(kafka, g1, events, t0);
   await one.stop();
-  out.oneInstance = { seconds: oneSecs, eventsPerSec: Math.round(total / oneSecs) };
+  out.oneInstance = { seconds: oneSecs, eventsPerSec: Math.round(total / oneSecs), cpu: cpu.stop() };
   say(`compare: one instance ${JSON.stringify(out.oneInstance)}`);
 
   // The Kafka Streams peer.
@@ -173,12 +226,15 @@ export const runCompare = async (o: {
       THREADS: '1',
     });
     o.stoppers.push(() => stopChild(peer));
+    cpu = cpuWatch(() => [peer.pid]);
     const peerSecs = await timeToEnd(kafka, appId, events, t0);
+    const peerCpu = cpu.stop();
     await stopChild(peer);
     out.peer = {
       seconds: peerSecs,
       eventsPerSec: Math.round(total / peerSecs),
       alerts: await alertCount(peerAlerts),
+      cpu: peerCpu,
     };
     say(`compare: Kafka Streams peer ${JSON.stringify(out.peer)}`);
   }
@@ -189,8 +245,9 @@ export const runCompare = async (o: {
   t0 = performance.now();
   let a = start(env2, 'a');
   const b = start(env2, 'b');
+  cpu = cpuWatch(() => [a.child.pid, b.child.pid]);
   const twoSecs = await timeToEnd(kafka, g2, events, t0);
-  out.twoInstances = { seconds: twoSecs, eventsPerSec: Math.round(total / twoSecs) };
+  out.twoInstances = { seconds: twoSecs, eventsPerSec: Math.round(total / twoSecs), cpu: cpu.stop() };
   out.alerts = {
     oneInstance: await alertCount(`${g1}.alerts`),
     twoInstances: await alertCount(`${g2}.alerts`),

@@ -131,7 +131,8 @@ export const classifyKafkaError = (err: unknown, what?: string): TradewatchError
     if (e.canRetry === false) retriable = false;
     if (e.name !== undefined && RETRIABLE_NAMES.has(e.name)) network = true;
   });
-  if (ids.has('UNKNOWN_TOPIC_OR_PARTITION')) retriable = true;
+  // Passing states: a topic just created, a transaction the broker asks to abort and retry.
+  if (ids.has('UNKNOWN_TOPIC_OR_PARTITION') || ids.has('TRANSACTION_ABORTABLE')) retriable = true;
   return new TradewatchError('KAFKA_ERROR', message, { retriable: retriable || network, cause: err });
 };
 
@@ -688,6 +689,8 @@ class PkPartitionReader implements PartitionReader {
     this.consumer = new Consumer({ ...base, groupId: `${base.clientId}-no-group` });
     this.loop = new FetchLoop(this.consumer, opts, (tp) => listOffset(this.consumer, tp, 'earliest'));
     ({ failed: this.failed, fail: this.fail } = deferredFailure());
+    // An 'error' event without a listener would throw: report it as the reader's failure.
+    this.consumer.on('error', (err: unknown) => this.fail(classifyKafkaError(err, 'reading partitions')));
   }
 
   assign(tp: TopicPartition, offset: number): void {

@@ -193,8 +193,8 @@ export class StreamProcessor implements UserStateSource {
       await producer.begin();
       const collector = new RecordCollector(producer);
       for (const { commit } of commits) {
-        collector.send(commit.output);
-        collector.send(commit.changelog);
+        await collector.send(commit.output);
+        await collector.send(commit.changelog);
       }
       await collector.flush();
       await producer.sendOffsets(
