@@ -1,7 +1,8 @@
 // Gateway throughput benchmark (npm run bench): events per second accepted over HTTP (202 only)
-// with batches of 1, 100 and 1000 events, p50/p99 latency, and the rate of the raw Kafka producer
-// (the same kafkajs client and idempotent, acks=all producer the gateway uses) measured in the
-// same run against the same broker. The gateway runs as its own process; autocannon drives it over
+// with batches of 1, 100 and 1000 events, p50/p99 latency; the same through the integrators'
+// client (packages/client) with its default batching, called once per event and with arrays of
+// 100; and the rate of the raw Kafka producer (the same kafkajs client and idempotent, acks=all
+// producer the gateway uses) measured in the same run against the same broker. The gateway runs as its own process; autocannon drives it over
 // loopback. Redis is a private redis-server started (and stopped, by pid) here, so that millions
 // of idempotency keys never land in the shared one. Writes bench/results/gateway-<time>.json.
 //
@@ -13,6 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pino } from 'pino';
+import { TradewatchClient, type EventOutcome, type GameEvent } from '../packages/client/src/index.ts';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../shared/src/kafka.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -55,10 +57,14 @@ const stopChild = async (child: ChildProcess | undefined): Promise<void> => {
   clearTimeout(timer);
 };
 
-/** One trade event as JSON, with `@@` where the request number goes. */
-const eventJson = (i: number) =>
+/**
+ * One trade event as JSON, with `@@` where the request number goes. Ids are unique per scenario:
+ * a scenario reusing another's ids with another ts would be answered 409 (before the gateway
+ * compared content, 202 duplicates that published nothing, counted as throughput).
+ */
+const eventJson = (i: number, scenario = 'raw') =>
   JSON.stringify({
-    eventId: `b${RUN}-@@-${i}`,
+    eventId: `b${RUN}-${scenario}-@@-${i}`,
     type: 'trade',
     userId: `user-${i % 97}`,
     ts: Date.now(),
@@ -66,10 +72,10 @@ const eventJson = (i: number) =>
     ip: '203.0.113.9',
   });
 
-const bodyTemplate = (batch: number) =>
+const bodyTemplate = (batch: number, scenario: string) =>
   batch === 1
-    ? eventJson(0)
-    : `{"events":[${Array.from({ length: batch }, (_, i) => eventJson(i)).join(',')}]}`;
+    ? eventJson(0, scenario)
+    : `{"events":[${Array.from({ length: batch }, (_, i) => eventJson(i, scenario)).join(',')}]}`;
 
 interface Scenario {
   batch: number;
@@ -82,8 +88,9 @@ interface Scenario {
   timeouts: number;
 }
 
+let scenarios = 0;
 const httpScenario = async (url: string, batch: number, connections: number): Promise<Scenario> => {
-  const template = bodyTemplate(batch);
+  const template = bodyTemplate(batch, `s${scenarios++}`);
   let n = 0;
   const result = await autocannon({
     url: `${url}/v1/events`,
@@ -107,6 +114,66 @@ const httpScenario = async (url: string, batch: number, connections: number): Pr
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+  };
+};
+
+interface ClientScenario {
+  eventsPerCall: number;
+  eventsPerSec: number;
+  accepted: number;
+  notAccepted: number;
+  requests: number;
+  retries: number;
+  meanEventsPerRequest: number;
+}
+
+/**
+ * The client with its defaults (batchSize 500, lingerMs 10, 8 lanes), called as a game server
+ * would: `send` with `eventsPerCall` events at a time, without waiting, for SECONDS; events
+ * without eventId (the client makes them). Events/s counts the accepted ones over the time until
+ * the last of them was confirmed (close() included).
+ */
+const clientScenario = async (url: string, eventsPerCall: number): Promise<ClientScenario> => {
+  const client = new TradewatchClient({ url, token: TOKEN });
+  let accepted = 0;
+  let notAccepted = 0;
+  const count = (outcomes: EventOutcome[]) => {
+    for (const o of outcomes) {
+      if (o.status === 'accepted') accepted++;
+      else notAccepted++;
+    }
+  };
+  let i = 0;
+  const event = (): GameEvent => ({
+    type: 'trade',
+    userId: `user-${i % 97}`,
+    ts: Date.now(),
+    amount: 10 + (i++ % 1000),
+    ip: '203.0.113.9',
+  });
+  const started = Date.now();
+  const end = started + SECONDS * 1000;
+  while (Date.now() < end) {
+    for (let k = 0; k < 1000 / eventsPerCall; k++) {
+      void client
+        .send(eventsPerCall === 1 ? event() : Array.from({ length: eventsPerCall }, event))
+        .then(count);
+    }
+    // The client bounds what is pending; stay under its bound rather than meet queue_full.
+    while (client.stats().pending > 50_000) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setImmediate(r));
+  }
+  await client.close();
+  const seconds = (Date.now() - started) / 1000;
+  const { requests, retries } = client.stats();
+  return {
+    eventsPerCall,
+    eventsPerSec: Math.round(accepted / seconds),
+    accepted,
+    notAccepted,
+    requests,
+    retries,
+    meanEventsPerRequest: Math.round(accepted / Math.max(1, requests)),
   };
 };
 
@@ -182,17 +249,21 @@ try {
   ] as const) {
     http.push(await httpScenario(url, batch, connections));
   }
+  const client = [await clientScenario(url, 1), await clientScenario(url, 100)];
   const raw = [await rawProducer(100, 32), await rawProducer(1000, 8)];
 
   const b100 = http.find((s) => s.batch === 100)!;
   const raw100 = raw.find((r) => r.batch === 100)!;
   const ratio = b100.eventsPerSec / raw100.eventsPerSec;
+  const bestHttp = Math.max(...http.map((s) => s.eventsPerSec));
   const report = {
     at: new Date().toISOString(),
     secondsPerScenario: SECONDS,
     kafka: { brokers: BROKERS, topic: TOPIC, partitions: PARTITIONS },
     gatewayLogLevel: LOG_LEVEL,
     http,
+    client,
+    clientToBestHttp: client.map((c) => Math.round((c.eventsPerSec / bestHttp) * 1000) / 1000),
     rawProducer: raw,
     ratioBatch100ToRawProducer: Math.round(ratio * 1000) / 1000,
     goals: {
@@ -219,6 +290,12 @@ try {
         s.non2xx,
         s.errors,
       ]),
+    ),
+    ...client.map(
+      (c) =>
+        `client, default batching, send() with ${c.eventsPerCall} event(s) per call: ${c.eventsPerSec} events/s ` +
+        `(${c.meanEventsPerRequest} events per request, ${c.retries} retries, ${c.notAccepted} not accepted; ` +
+        `${((c.eventsPerSec / bestHttp) * 100).toFixed(1)}% of the best HTTP scenario)`,
     ),
     ...raw.map(
       (r) =>

@@ -28,7 +28,7 @@ export interface TradewatchClientOptions {
   maxBatchBytes?: number;
   /** How long an event waits for others before its batch is sent, ms (default 10). */
   lingerMs?: number;
-  /** Requests in flight at once, one per lane of players (default 4). */
+  /** Requests in flight at once, one per lane of players (default 8). */
   concurrency?: number;
   /** Bound on one request, ms (default 10,000); a request past it is retried. */
   requestTimeoutMs?: number;
@@ -98,8 +98,6 @@ const laneOf = (userId: unknown, lanes: number): number => {
   return (h >>> 0) % lanes;
 };
 
-const utf8 = new TextEncoder();
-
 export class TradewatchClient {
   private readonly eventsUrl: URL;
   private readonly base: URL;
@@ -156,7 +154,7 @@ export class TradewatchClient {
     this.closeTimeoutMs = positive('closeTimeoutMs', options.closeTimeoutMs, 30_000);
     this.onRetry = options.onRetry;
     this.fetch = options.fetch ?? globalThis.fetch;
-    this.lanes = Array.from({ length: positive('concurrency', options.concurrency, 4, 64) }, () => ({
+    this.lanes = Array.from({ length: positive('concurrency', options.concurrency, 8, 64) }, () => ({
       queue: [],
       queuedBytes: 0,
       timer: undefined,
@@ -198,7 +196,7 @@ export class TradewatchClient {
       const eventId = ev.eventId ?? `${this.eventIdPrefix}${randomUUID()}`;
       const ts = ev.ts instanceof Date ? ev.ts.getTime() : ev.ts;
       const json = JSON.stringify({ ...ev, eventId, ts });
-      const item: Item = { json, bytes: utf8.encode(json).length + 1, eventId, call, index, queuedAt: 0 };
+      const item: Item = { json, bytes: Buffer.byteLength(json) + 1, eventId, call, index, queuedAt: 0 };
       if (this.pending >= this.maxPendingEvents) {
         this.fail(
           item,
