@@ -1,21 +1,23 @@
 // Gateway throughput benchmark (npm run bench): events per second accepted over HTTP (202 only)
 // with batches of 1, 100 and 1000 events, p50/p99 latency; the same through the integrators'
 // client (packages/client) with its default batching, called once per event and with arrays of
-// 100; and the rate of the raw Kafka producer (the same kafkajs client and idempotent, acks=all
-// producer the gateway uses) measured in the same run against the same broker. The gateway runs as its own process; autocannon drives it over
+// 100; and the rate of the raw Kafka producer (the same Kafka adapter and idempotent, acks=all,
+// lz4 producer the gateway uses) and of kcat's (librdkafka, idempotent, acks=all, lz4) measured
+// in the same run against the same broker. The gateway runs as its own process; autocannon drives it over
 // loopback. Redis is a private redis-server started (and stopped, by pid) here, so that millions
 // of idempotency keys never land in the shared one. Writes bench/results/gateway-<time>.json.
 //
 //   node bench/gateway-bench.ts            BENCH_SECONDS=10 by default per scenario
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { TradewatchClient, type EventOutcome, type GameEvent } from '../packages/client/src/index.ts';
-import { createIdempotentProducer, createKafka, ensureTopics } from '../shared/src/kafka.ts';
+import { createKafkaClient } from '../shared/src/kafka-client.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -25,7 +27,7 @@ const TOKEN = `bench-${randomUUID()}`;
 const RUN = randomUUID().slice(0, 8);
 const TOPIC = `bench-gateway-${RUN}`;
 const PARTITIONS = 3;
-const GOAL_EVENTS_PER_SEC = 50_000;
+const GOAL_EVENTS_PER_SEC = 100_000;
 const GOAL_RATIO = 0.6;
 
 const log = pino({ level: 'warn' });
@@ -179,9 +181,8 @@ const clientScenario = async (url: string, eventsPerCall: number): Promise<Clien
 
 /** The raw producer: `concurrency` loops each sending batches of `batch` messages, for SECONDS. */
 const rawProducer = async (batch: number, concurrency: number) => {
-  const kafka = createKafka({ brokers: [BROKERS], clientId: 'bench-raw-producer', logger: log });
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+  const kafka = createKafkaClient({ brokers: [BROKERS], clientId: 'bench-raw-producer', logger: log });
+  const producer = kafka.producer({ compression: 'lz4' });
   const values = Array.from({ length: batch }, (_, i) => eventJson(i).replace('@@', 'raw'));
   let sent = 0;
   const started = Date.now();
@@ -190,28 +191,58 @@ const rawProducer = async (batch: number, concurrency: number) => {
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (Date.now() < end) {
-          await producer.send({
-            topic: TOPIC,
-            acks: -1,
-            messages: values.map((value, i) => ({ key: `user-${i % 97}`, value })),
-          });
+          await producer.send(values.map((value, i) => ({ topic: TOPIC, key: `user-${i % 97}`, value })));
           sent += batch;
         }
       }),
     );
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
   return { batch, concurrency, eventsPerSec: Math.round(sent / ((Date.now() - started) / 1000)) };
 };
 
+/** kcat's producer (librdkafka: idempotent, acks=all, lz4, Java's partitioner) on `count` events. */
+const kcatProducer = async (count: number) => {
+  const file = join(tmpdir(), `bench-gateway-kcat-${RUN}.txt`);
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) lines.push(`user-${i % 97}\t${eventJson(i).replace('@@', 'kcat')}`);
+  await writeFile(file, `${lines.join('\n')}\n`);
+  const started = Date.now();
+  try {
+    execFileSync('kcat', [
+      '-P',
+      '-b',
+      BROKERS,
+      '-t',
+      TOPIC,
+      '-z',
+      'lz4',
+      '-K',
+      '\t',
+      '-l',
+      file,
+      '-X',
+      'enable.idempotence=true',
+      '-X',
+      'acks=all',
+      '-X',
+      'partitioner=murmur2_random',
+      '-X',
+      'linger.ms=5',
+    ]);
+  } finally {
+    await rm(file, { force: true });
+  }
+  return { events: count, eventsPerSec: Math.round(count / ((Date.now() - started) / 1000)) };
+};
+
 let redis: ChildProcess | undefined;
 let gateway: ChildProcess | undefined;
-const kafka = createKafka({ brokers: [BROKERS], clientId: 'bench-admin', logger: log });
+const kafka = createKafkaClient({ brokers: [BROKERS], clientId: 'bench-admin', logger: log });
 const admin = kafka.admin();
 try {
-  await admin.connect();
-  await ensureTopics(admin, [{ topic: TOPIC, partitions: PARTITIONS }]);
+  await admin.ensureTopics([{ topic: TOPIC, partitions: PARTITIONS }]);
 
   const redisPort = await freePort();
   redis = spawn(
@@ -251,6 +282,7 @@ try {
   }
   const client = [await clientScenario(url, 1), await clientScenario(url, 100)];
   const raw = [await rawProducer(100, 32), await rawProducer(1000, 8)];
+  const kcat = await kcatProducer(Number(process.env.BENCH_KCAT_EVENTS ?? 2_000_000));
 
   const b100 = http.find((s) => s.batch === 100)!;
   const raw100 = raw.find((r) => r.batch === 100)!;
@@ -265,6 +297,8 @@ try {
     client,
     clientToBestHttp: client.map((c) => Math.round((c.eventsPerSec / bestHttp) * 1000) / 1000),
     rawProducer: raw,
+    kcatProducer: kcat,
+    ratioBatch100ToKcat: Math.round((b100.eventsPerSec / kcat.eventsPerSec) * 1000) / 1000,
     ratioBatch100ToRawProducer: Math.round(ratio * 1000) / 1000,
     goals: {
       eventsPerSecBatch100: { goal: GOAL_EVENTS_PER_SEC, met: b100.eventsPerSec >= GOAL_EVENTS_PER_SEC },
@@ -301,6 +335,7 @@ try {
       (r) =>
         `raw producer, batches of ${r.batch} x ${r.concurrency} concurrent sends: ${r.eventsPerSec} events/s`,
     ),
+    `kcat producer (idempotent, acks=all, lz4): ${kcat.eventsPerSec} events/s`,
     `batch 100 over HTTP / raw producer (batch 100): ${(ratio * 100).toFixed(1)}% (goal ${GOAL_RATIO * 100}%)`,
     `batch 100 over HTTP: ${b100.eventsPerSec} events/s (goal ${GOAL_EVENTS_PER_SEC}) ${report.goals.eventsPerSecBatch100.met ? 'met' : 'NOT met'}`,
     `written to ${file}`,
@@ -309,6 +344,6 @@ try {
 } finally {
   await stopChild(gateway);
   await stopChild(redis);
-  await admin.deleteTopics({ topics: [TOPIC] }).catch(() => undefined);
-  await admin.disconnect();
+  await admin.deleteTopics([TOPIC]).catch(() => undefined);
+  await admin.close();
 }

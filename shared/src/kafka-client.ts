@@ -164,6 +164,10 @@ const retrying = async <T>(what: string, fn: () => Promise<T>, deadlineMs = 3000
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** 100 ms doubling to 5 s: what a producer that outlasts a broker restart waits between retries. */
+const slowRetryDelay = (_client: unknown, _op: string, attempt: number): number =>
+  Math.min(100 * 2 ** Math.max(0, attempt - 1), 5000);
+
 /** Backs off 10, 20, 40 … 500 ms: CONCURRENT_TRANSACTIONS clears within milliseconds. */
 const retryDelay = (_client: unknown, _op: string, attempt: number): number =>
   Math.min(10 * 2 ** Math.max(0, attempt - 1), 500);
@@ -236,6 +240,7 @@ class PkKafkaClient implements KafkaClient {
     const p = new PkProducer<Buffer, Buffer, string, Buffer>({
       ...this.base('producer'),
       ...(opts.requestTimeoutMs === undefined ? {} : { timeout: opts.requestTimeoutMs }),
+      ...(opts.retries === undefined ? {} : { retries: opts.retries, retryDelay: slowRetryDelay }),
       idempotent: true,
       acks: -1,
       compression: opts.compression ?? 'none',
@@ -266,6 +271,14 @@ class PkKafkaClient implements KafkaClient {
     return new PkPartitionReader(this, opts);
   }
 }
+
+/**
+ * The partition the producers above (the library's compatibilityPartitioner over the key's
+ * UTF-8 bytes) give a record keyed `key` in a topic of `partitions` partitions. partitionForKey
+ * (partitioner.ts) computes the same without the library; its test holds the two together.
+ */
+export const producerPartitionForKey = (key: string, partitions: number): number =>
+  compatibilityPartitioner(undefined as never, Buffer.from(key, 'utf8')) % partitions;
 
 const baseOffsets = (offsets: readonly { topic: string; partition: number; offset: bigint }[]) =>
   offsets.map((o): PartitionBaseOffset => ({
@@ -1003,6 +1016,22 @@ class PkAdmin implements KafkaAdmin {
       },
       120000,
     );
+  }
+
+  setCommittedOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    return wrap(`setting committed offsets of group ${groupId}`, async () => {
+      const byTopic = new Map<string, { partition: number; offset: bigint }[]>();
+      for (const o of offsets) {
+        byTopic.set(o.topic, [
+          ...(byTopic.get(o.topic) ?? []),
+          { partition: o.partition, offset: BigInt(o.offset) },
+        ]);
+      }
+      await this.admin.alterConsumerGroupOffsets({
+        groupId,
+        topics: [...byTopic].map(([name, partitionOffsets]) => ({ name, partitionOffsets })),
+      });
+    });
   }
 
   describeGroupMembers(groupId: string, topic: string): Promise<GroupMembers> {

@@ -200,6 +200,8 @@ export interface KafkaAdmin {
    * transaction that commits offsets of these partitions is open (KIP-447).
    */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
+  /** Sets a group's committed offsets (the group must have no active member). */
+  setCommittedOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
   describeGroupMembers(groupId: string, topic: string): Promise<GroupMembers>;
   /** The values of the named settings of a topic. */
   topicConfig(topic: string, names: readonly string[]): Promise<Record<string, string>>;
@@ -237,6 +239,12 @@ export interface ProducerOptions {
   compression?: Compression;
   /** Longest wait for one request, ms. */
   requestTimeoutMs?: number;
+  /**
+   * How many times a send is retried (backing off from 100 ms, doubling to 5 s) before it fails;
+   * retries keep the batch's sequence numbers, so a batch written but not acknowledged is not
+   * written twice. Default: a few quick ones.
+   */
+  retries?: number;
 }
 
 export interface TransactionalProducerOptions {

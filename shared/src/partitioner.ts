@@ -1,7 +1,8 @@
 // The partition Kafka's default partitioner gives a keyed record: toPositive(murmur2(utf8(key)))
-// modulo the partition count. The Java client (BuiltInPartitioner.partitionForKey) and kafkajs'
-// DefaultPartitioner, which the gateway's producer uses, compute exactly this, so a reader can
-// tell which partition (and so which processor instance) holds a user without asking Kafka.
+// modulo the partition count. The Java client (BuiltInPartitioner.partitionForKey), librdkafka's
+// murmur2_random and @platformatic/kafka's compatibilityPartitioner, which every producer of ours
+// uses (kafka-client.ts), compute exactly this, so a reader can tell which partition (and so which
+// processor instance) holds a user without asking Kafka.
 // Pure: no I/O.
 
 const SEED = 0x9747b28c;
@@ -36,7 +37,7 @@ const utf8 = new TextEncoder();
 
 /**
  * The partition of a record keyed `key` in a topic of `partitions` partitions. The key is encoded
- * as UTF-8 the way kafkajs encodes a string key (an unpaired surrogate becomes U+FFFD).
+ * as UTF-8 the way our producers encode a string key (an unpaired surrogate becomes U+FFFD).
  */
 export const partitionForKey = (key: string, partitions: number): number => {
   if (!Number.isSafeInteger(partitions) || partitions < 1) {

@@ -1,9 +1,9 @@
 // partitionForKey must put a user where the gateway's producer puts the user's events, or a
-// reader asks the wrong processor: Kafka's own murmur2 vectors, and kafkajs' partitioner itself.
+// reader asks the wrong processor: Kafka's own murmur2 vectors, and the producers' partitioner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { producerPartitionForKey } from '../src/kafka.ts';
+import { producerPartitionForKey } from '../src/kafka-client.ts';
 import { murmur2, partitionForKey, toPositive } from '../src/partitioner.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -37,7 +37,7 @@ const keyArb = fc.oneof(
   fc.constantFrom('player-0000042', 'joueur-éàü', '玩家-七', 'игрок', '🎮-user', '\u{10FFFF}', 'a'),
 );
 
-test('partitionForKey agrees with kafkajs DefaultPartitioner on random keys, ASCII or not', () => {
+test("partitionForKey agrees with the producers' partitioner on random keys, ASCII or not", () => {
   let nonAscii = 0;
   fc.assert(
     fc.property(keyArb, fc.integer({ min: 1, max: 64 }), (key, partitions) => {

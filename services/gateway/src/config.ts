@@ -1,6 +1,7 @@
 // The gateway's configuration: every environment variable it reads, validated at start-up.
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
 import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { COMPRESSIONS, type Compression } from '@tradewatch/shared/kafka-port';
 import { parseTokens, type TokenEntry } from './auth.ts';
 
 export interface GatewayConfig {
@@ -30,6 +31,8 @@ export interface GatewayConfig {
    * two minutes) before it gives up on it. See gateway.ts.
    */
   producerRetries: number;
+  /** Codec of the event records the gateway writes; `none` allowed. */
+  kafkaCompression: Compression;
   /** How long a claim on an eventId outlives a request that never finished, ms. */
   claimTtlMs: number;
   idempotencyWindowSec: number;
@@ -107,6 +110,7 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
     tokens,
     publishTimeoutMs,
     producerRetries: r.int('GATEWAY_PRODUCER_RETRIES', 30, { min: 1, max: 1000 }),
+    kafkaCompression: r.oneOf('GATEWAY_KAFKA_COMPRESSION', COMPRESSIONS, 'lz4'),
     claimTtlMs,
     idempotencyWindowSec: r.int('GATEWAY_IDEMPOTENCY_WINDOW_SEC', 86400, { min: 1 }),
     rateLimitEventsPerSec,

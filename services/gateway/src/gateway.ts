@@ -4,12 +4,7 @@
 // the production wiring.
 import type { FastifyInstance } from 'fastify';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
-import {
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  partitionCount,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { Logger } from '@tradewatch/shared/logger';
 import { buildApp } from './app.ts';
 import { hasSandboxTokens } from './auth.ts';
@@ -30,25 +25,23 @@ export interface Gateway {
 const SANDBOX_RETENTION_MS = String(7 * 24 * 3600 * 1000);
 
 export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> => {
-  const kafka = createKafka({
+  const kafka = createKafkaClient({
     brokers: config.kafkaBrokers,
     clientId: 'tradewatch-gateway',
     logger: log,
-    requestTimeout: config.publishTimeoutMs,
+    requestTimeoutMs: config.publishTimeoutMs,
   });
   // The producer retries a send far longer than the admin client: its retries reuse the batch's
   // sequence numbers, so a batch that the broker wrote but whose acknowledgement was lost (a
   // broker stopping) is recognised as a duplicate when the broker is back, instead of failing and
   // being published again by the client's retry. The request itself is answered 503 after
-  // GATEWAY_PUBLISH_TIMEOUT_MS either way.
-  const producerKafka = createKafka({
-    brokers: config.kafkaBrokers,
-    clientId: 'tradewatch-gateway',
-    logger: log,
-    requestTimeout: config.publishTimeoutMs,
+  // GATEWAY_PUBLISH_TIMEOUT_MS either way. Records are compressed (lz4 unless
+  // GATEWAY_KAFKA_COMPRESSION says otherwise): every reader of the topic reads every codec.
+  const producer = kafka.producer({
+    compression: config.kafkaCompression,
+    requestTimeoutMs: config.publishTimeoutMs,
     retries: config.producerRetries,
   });
-  const producer = createIdempotentProducer(producerKafka);
   const admin = kafka.admin();
   const redis = createRedis({ url: config.redisUrl, logger: log });
   const clickhouse = createClickHouse({
@@ -60,17 +53,17 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
     application: 'tradewatch-gateway',
   });
   const closeAll = async () => {
-    await producer.disconnect();
-    await admin.disconnect();
+    await producer.close();
+    await admin.close();
     await redis.quit().catch(() => redis.disconnect());
     await clickhouse.close();
   };
   try {
-    await Promise.all([producer.connect(), admin.connect(), redis.connect()]);
+    await redis.connect();
     // Records name their partition (publisher.ts): the count is read once, here.
-    const partitions = await partitionCount(admin, config.eventsTopic);
+    const partitions = await admin.partitionCount(config.eventsTopic);
     if (hasSandboxTokens(config.tokens)) {
-      await ensureTopics(admin, [
+      await admin.ensureTopics([
         { topic: config.sandboxTopic, partitions, config: { 'retention.ms': SANDBOX_RETENTION_MS } },
       ]);
     }
@@ -83,7 +76,6 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
           live: { topic: config.eventsTopic, partitions },
           sandbox: { topic: config.sandboxTopic, partitions },
         },
-        requestTimeoutMs: config.publishTimeoutMs,
       }),
       ledger,
       rateGate: new RedisRateGate(redis, config.rateLimitEventsPerSec, config.redisKeyPrefix),
@@ -97,7 +89,7 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
       readiness: [
         {
           name: 'kafka',
-          check: async () => void (await admin.fetchTopicMetadata({ topics: [config.eventsTopic] })),
+          check: async () => void (await admin.listTopics()),
         },
         { name: 'redis', check: async () => void (await redis.ping()) },
       ],

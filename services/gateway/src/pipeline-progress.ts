@@ -2,7 +2,7 @@
 // processors and of the sink on Kafka (their committed offsets, and the alerts topic's last
 // stable offsets), and the archive in ClickHouse. Read-only; nothing here joins a group.
 import { sqlLiteral, sqlTable, queryRows, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
-import { classifyKafkaError, partitionCount, type Admin } from '@tradewatch/shared/kafka';
+import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import type { ArchiveLookup, PipelineProgress } from './ports.ts';
 
@@ -15,27 +15,17 @@ export interface KafkaProgressOptions {
 
 /** A group's committed offset on one partition of a topic; null when it has none there. */
 const committedOffset = async (
-  admin: Admin,
+  admin: KafkaAdmin,
   groupId: string,
   topic: string,
   partition: number,
-): Promise<number | null> => {
-  let offsets: Awaited<ReturnType<Admin['fetchOffsets']>>;
-  try {
-    offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
-  } catch (err) {
-    throw classifyKafkaError(err);
-  }
-  const found = offsets.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition);
-  const offset = found === undefined ? -1 : Number(found.offset);
-  return offset < 0 ? null : offset;
-};
+): Promise<number | null> => (await admin.committedOffsets(groupId, topic)).get(partition) ?? null;
 
-export const createKafkaProgress = (admin: Admin, opts: KafkaProgressOptions): PipelineProgress => {
+export const createKafkaProgress = (admin: KafkaAdmin, opts: KafkaProgressOptions): PipelineProgress => {
   // The alerts topic may be created after the gateway starts: its size is read when first needed.
   let alertsPartitions: number | undefined;
   const alertsPartitionOf = async (userId: string): Promise<number> => {
-    alertsPartitions ??= await partitionCount(admin, opts.alertsTopic);
+    alertsPartitions ??= await admin.partitionCount(opts.alertsTopic);
     return partitionForKey(userId, alertsPartitions);
   };
   return {
@@ -44,15 +34,10 @@ export const createKafkaProgress = (admin: Admin, opts: KafkaProgressOptions): P
 
     async alertsMark(userId) {
       const partition = await alertsPartitionOf(userId);
-      // kafkajs lists offsets read_committed: `high` is the last stable offset, below which every
+      // Watermarks are read read_committed: `high` is the last stable offset, below which every
       // transaction is decided.
-      let marks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
-      try {
-        marks = await admin.fetchTopicOffsets(opts.alertsTopic);
-      } catch (err) {
-        throw classifyKafkaError(err);
-      }
-      return Number(marks.find((m) => m.partition === partition)?.high ?? 0);
+      const marks = await admin.watermarks(opts.alertsTopic);
+      return marks.find((m) => m.partition === partition)?.high ?? 0;
     },
 
     async alertsArchivedPast(userId, mark) {

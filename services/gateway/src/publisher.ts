@@ -2,9 +2,9 @@
 // keyed by userId, and resolves each request's promise once Kafka acknowledged its events from
 // all in-sync replicas (acks=all, idempotent producer), with the partition and offset of each.
 //
-// kafkajs' idempotent producer sends one request per broker at a time, so sends are made one
-// after another: while one is in flight, the events of the requests that arrive meanwhile wait,
-// in arrival order, and go together in the next send. Under load this batches many small HTTP
+// Sends are made one after another (so that a user's events keep their order across requests
+// even when a send is retried): while one is in flight, the events of the requests that arrive
+// meanwhile wait, in arrival order, and go together in the next send. Under load this batches many small HTTP
 // requests into one Kafka request; when idle, a request is sent at once. The order of a user's
 // events is the order in which requests arrived, within a request and across them.
 //
@@ -13,7 +13,7 @@
 // order given, whose base offset the broker returns: the n-th record of a partition in a send is
 // at base + n. A topic that gains partitions keeps its users where they were until a restart.
 import { encodeEvent } from '@tradewatch/shared/events';
-import { classifyKafkaError, type Message, type Producer } from '@tradewatch/shared/kafka';
+import type { OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import type { EventPosition, EventPublisher, IngestMode } from './ports.ts';
@@ -25,8 +25,6 @@ export interface PublishTarget {
 
 export interface KafkaPublisherOptions {
   targets: Readonly<Record<IngestMode, PublishTarget>>;
-  /** Timeout of one produce request at the broker, ms. */
-  requestTimeoutMs: number;
   /**
    * Upper bound of the bytes in one send. It keeps every record batch under the broker's
    * message.max.bytes (1 MiB by default) even when all events have the same key; a request
@@ -50,7 +48,7 @@ interface Waiting {
 interface Chunk {
   request: Waiting;
   mode: IngestMode;
-  messages: Message[];
+  messages: OutgoingRecord[];
   /** Index in the request of the chunk's first event. */
   first: number;
   bytes: number;
@@ -98,21 +96,18 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
         chunks.push(next);
       }
       try {
-        const written = await producer.send({
-          topic: opts.targets[first.mode].topic,
-          acks: -1,
-          timeout: opts.requestTimeoutMs,
-          messages: chunks.length === 1 ? first.messages : chunks.flatMap((c) => c.messages),
-        });
-        place(chunks, new Map(written.map((w) => [w.partition, Number(w.baseOffset)])));
+        const written = await producer.send(
+          chunks.length === 1 ? first.messages : chunks.flatMap((c) => c.messages),
+        );
+        place(chunks, new Map(written.map((w) => [w.partition, w.baseOffset])));
         for (const { request } of chunks) {
           request.parts -= 1;
           if (request.parts === 0 && !request.failed) request.resolve(request.positions);
         }
       } catch (err) {
-        const e = classifyKafkaError(err);
+        // A TradewatchError of the Kafka port: its `retriable` says whether the client may retry.
         for (const { request } of chunks) {
-          if (!request.failed) request.reject(e);
+          if (!request.failed) request.reject(err);
           request.failed = true;
         }
       }
@@ -125,11 +120,11 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
 
     publish(events, mode) {
       if (events.length === 0) return Promise.resolve([]);
-      const { partitions } = opts.targets[mode];
+      const { topic, partitions } = opts.targets[mode];
       const headers = mode === 'sandbox' ? { [SANDBOX_HEADER]: '1' } : undefined;
       return new Promise<EventPosition[]>((resolve, reject) => {
         const request: Waiting = { parts: 0, failed: false, positions: [], resolve, reject };
-        let chunk: Message[] = [];
+        let chunk: OutgoingRecord[] = [];
         let chunkBytes = 0;
         let first = 0;
         const flushChunk = () => {
@@ -143,7 +138,8 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
           const value = encodeEvent(ev);
           const size = Buffer.byteLength(value) + Buffer.byteLength(ev.userId) + RECORD_OVERHEAD;
           if (chunk.length > 0 && chunkBytes + size > maxSendBytes) flushChunk();
-          const message: Message = {
+          const message: OutgoingRecord = {
+            topic,
             key: ev.userId,
             value,
             partition: partitionForKey(ev.userId, partitions),

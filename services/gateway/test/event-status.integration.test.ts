@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveAlertId, RULE_ID } from '@tradewatch/shared/alerts';
 import { createClickHouse, runStatement, sqlLiteral } from '@tradewatch/shared/clickhouse';
-import { createIdempotentProducer, createKafka } from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { startGateway } from '../src/gateway.ts';
 import {
@@ -34,7 +34,7 @@ const env = {
   CLICKHOUSE_DATABASE: database,
 };
 const clickhouse = createClickHouse({ url: CLICKHOUSE_URL, application: 'gateway-status-test' });
-const kafka = createKafka({
+const kafka = createKafkaClient({
   brokers: [KAFKA_BROKERS],
   clientId: 'gateway-status-test',
   logger: quietLogger(),
@@ -42,7 +42,7 @@ const kafka = createKafka({
 const admin = kafka.admin();
 
 after(async () => {
-  await admin.disconnect();
+  await admin.close();
   await runStatement(clickhouse, `DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
   await clickhouse.close();
   await deleteTopic(KAFKA_BROKERS, eventsTopic);
@@ -71,7 +71,7 @@ const archive = (table: 'events' | 'alerts', idColumn: string, userId: string, v
   );
 
 const commit = (groupId: string, topic: string, partition: number, offset: number) =>
-  admin.setOffsets({ groupId, topic, partitions: [{ partition, offset: String(offset) }] });
+  admin.setCommittedOffsets(groupId, [{ topic, partition, offset }]);
 
 interface Status {
   accepted: { partition: number; offset: number };
@@ -85,7 +85,6 @@ test(
   async () => {
     await createTopic(KAFKA_BROKERS, eventsTopic, 3);
     await createTopic(KAFKA_BROKERS, alertsTopic, 3);
-    await admin.connect();
     await createArchive();
     const g = await startGateway(gatewayConfig(env), quietLogger());
     try {
@@ -130,14 +129,11 @@ test(
 
       // Alerts of other trades are on ivy's alerts partition, not yet archived by the sink.
       const alertsPartition = partitionForKey('ivy', 3);
-      const producer = createIdempotentProducer(kafka);
-      await producer.connect();
-      await producer.send({
-        topic: alertsTopic,
-        acks: -1,
-        messages: ['a', 'b'].map((v) => ({ key: 'ivy', value: v, partition: alertsPartition })),
-      });
-      await producer.disconnect();
+      const producer = kafka.producer();
+      await producer.send(
+        ['a', 'b'].map((v) => ({ topic: alertsTopic, key: 'ivy', value: v, partition: alertsPartition })),
+      );
+      await producer.close();
       await commit(env.PROCESSOR_GROUP_ID, eventsTopic, partition, offset + 2);
       assert.deepEqual((await status(`${id}-t1`)).processed, {
         state: 'done',

@@ -298,12 +298,12 @@ test(
           sandbox.values().map((v) => [v.eventId, v.gameServerId]),
           events.map((e) => [e.eventId, 'gs-it']),
         );
-        assert.ok(sandbox.messages.every((m) => m.headers?.['tw-sandbox']?.toString() === '1'));
+        assert.ok(sandbox.messages.every((m) => m.headers.get('tw-sandbox')?.toString() === '1'));
         assert.deepEqual(
           live.values().map((v) => v.eventId),
           ['oda-e0', 'oda-e1'],
         );
-        assert.ok(live.messages.every((m) => m.headers?.['tw-sandbox'] === undefined));
+        assert.ok(live.messages.every((m) => m.headers.get('tw-sandbox') === undefined));
       } finally {
         await sandbox.stop();
         await live.stop();

@@ -10,13 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import {
-  createConsumer,
-  createKafka,
-  ensureTopics,
-  type Consumer,
-  type KafkaMessage,
-} from '@tradewatch/shared/kafka';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { ConsumedRecord, KafkaClient } from '@tradewatch/shared/kafka-port';
 import { loadGatewayConfig, type GatewayConfig } from '../../src/config.ts';
 import { waitFor } from './memory-ports.ts';
 
@@ -28,37 +23,31 @@ const run = promisify(execFile);
 export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 export const uniqueName = (what: string) => `test-gateway-${what}-${randomUUID().slice(0, 8)}`;
 
+const kafkaAt = (brokers: string, clientId: string): KafkaClient =>
+  createKafkaClient({ brokers: [brokers], clientId, logger: quietLogger() });
+
 export const createTopic = async (brokers: string, topic: string, partitions = 3): Promise<void> => {
-  const kafka = createKafka({ brokers: [brokers], clientId: 'gateway-test-admin', logger: quietLogger() });
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = kafkaAt(brokers, 'gateway-test-admin').admin();
   try {
-    await ensureTopics(admin, [{ topic, partitions }]);
+    await admin.ensureTopics([{ topic, partitions }]);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 };
 
 export const deleteTopic = async (brokers: string, topic: string): Promise<void> => {
-  const kafka = createKafka({
-    brokers: [brokers],
-    clientId: 'gateway-test-admin',
-    logger: quietLogger(),
-    retries: 1,
-  });
-  const admin = kafka.admin();
+  const admin = kafkaAt(brokers, 'gateway-test-admin').admin();
   try {
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] });
+    await admin.deleteTopics([topic]);
   } catch {
     // Best effort: topics of tests are disposable.
   } finally {
-    await admin.disconnect();
+    await admin.close().catch(() => undefined);
   }
 };
 
 export interface TopicReader {
-  messages: KafkaMessage[];
+  messages: ConsumedRecord[];
   /** The partition of each of `messages`. */
   partitions: number[];
   /** Values parsed as JSON, in read order per partition. */
@@ -67,27 +56,27 @@ export interface TopicReader {
   stop(): Promise<void>;
 }
 
-/** Reads a topic from the beginning with a fresh consumer group. */
+/** Reads every partition of a topic from the beginning (read_committed), without a group. */
 export const readTopic = async (brokers: string, topic: string): Promise<TopicReader> => {
-  const kafka = createKafka({ brokers: [brokers], clientId: 'gateway-test-reader', logger: quietLogger() });
-  const consumer: Consumer = createConsumer(kafka, { groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
-  const messages: KafkaMessage[] = [];
+  const kafka = kafkaAt(brokers, 'gateway-test-reader');
+  const admin = kafka.admin();
+  const partitionCount = await admin.partitionCount(topic).finally(() => admin.close());
+  const reader = kafka.partitionReader({ maxWaitMs: 100 });
+  const messages: ConsumedRecord[] = [];
   const partitions: number[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ message, partition }) => {
-      messages.push(message);
-      partitions.push(partition);
-      return Promise.resolve();
-    },
+  reader.start((batch) => {
+    for (const r of batch.records) {
+      messages.push(r);
+      partitions.push(batch.partition);
+    }
   });
+  for (let partition = 0; partition < partitionCount; partition++) reader.assign({ topic, partition }, 0);
   return {
     messages,
     partitions,
     values: () => messages.map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>),
     waitForCount: (n, ms = 30_000) => waitFor(() => messages.length >= n, ms, `${n} records on ${topic}`),
-    stop: () => consumer.disconnect(),
+    stop: () => reader.close(),
   };
 };
 
