@@ -36,6 +36,11 @@ export interface ProcessorConfig {
   maxUncommittedRecords: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
+  /**
+   * The broker aborts a transaction open longer than this, ms. A partition whose previous owner
+   * died (and does not come back) with a transaction open is restored once that transaction is
+   * aborted: 10 s, as Kafka Streams, plus up to the broker's 10 s abort check.
+   */
   transactionTimeoutMs: number;
   maxBytesPerPartition: number;
   /** Most bytes of one fetch, all partitions together. */
@@ -98,7 +103,7 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     commitIntervalMs: r.int('PROCESSOR_COMMIT_INTERVAL_MS', 100, { min: 1, max: 60000 }),
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    transactionTimeoutMs: r.int('PROCESSOR_TRANSACTION_TIMEOUT_MS', 30000, { min: 1000, max: 900000 }),
+    transactionTimeoutMs: r.int('PROCESSOR_TRANSACTION_TIMEOUT_MS', 10000, { min: 1000, max: 900000 }),
     maxUncommittedRecords: r.int('PROCESSOR_MAX_UNCOMMITTED_RECORDS', 10000, { min: 1 }),
     maxBytesPerPartition: r.int('PROCESSOR_MAX_BYTES_PER_PARTITION', 1048576, { min: 1024 }),
     maxBytesPerFetch: r.int('PROCESSOR_MAX_BYTES_PER_FETCH', 6291456, { min: 1024 }),
