@@ -108,6 +108,8 @@ const GROUP_FENCED = [
   'FENCED_INSTANCE_ID',
   'REBALANCE_IN_PROGRESS',
 ];
+/** The broker lost track of this producer's sequence (brokers down, a leader elected uncleanly). */
+const PRODUCER_STATE = ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_TXN_STATE'];
 const RETRIABLE_NAMES = new Set(['NetworkError', 'TimeoutError']);
 
 /** Maps any client error to a TradewatchError; the error chain's own `canRetry` decides retries. */
@@ -119,6 +121,13 @@ export const classifyKafkaError = (err: unknown, what?: string): TradewatchError
   }`;
   if (PRODUCER_FENCED.some((id) => ids.has(id))) {
     return new TradewatchError('KAFKA_FENCED', `producer fenced: ${message}`, { cause: err });
+  }
+  if (PRODUCER_STATE.some((id) => ids.has(id))) {
+    // The producer must start again (a new epoch); the operation may then be tried again.
+    return new TradewatchError('KAFKA_PRODUCER_STATE', `producer state lost: ${message}`, {
+      retriable: true,
+      cause: err,
+    });
   }
   if (GROUP_FENCED.some((id) => ids.has(id))) {
     return new TradewatchError('KAFKA_GROUP_FENCED', `consumer group generation fenced: ${message}`, {
@@ -591,8 +600,10 @@ class FetchLoop {
         this.failures = 0;
       } catch (err) {
         if (!this.running) return;
+        // Fetching changes nothing: whatever failed (a broker paused or gone, leadership moving)
+        // is tried again, with fresh metadata, for about two minutes before it counts as fatal.
         const e = classifyKafkaError(err, 'fetching');
-        if (!e.retriable || ++this.failures > 60) throw e;
+        if (++this.failures > 60) throw e;
         refresh = true;
         await sleep(Math.min(100 * 2 ** this.failures, 2000));
       }
@@ -771,8 +782,13 @@ class PkGroupConsumer implements GroupConsumer {
     this.handlers = handlers;
     this.consumer.on('consumer:group:join', () => this.assignmentChanged());
     this.consumer.on('consumer:group:rebalance', () => this.assignmentChanged());
+    // The library reports a rejoin that failed after its retries as an 'error' event, and stops
+    // heartbeating: a passing failure (a coordinator moving, a broker paused) is rejoined here.
     this.consumer.on('error', (err: unknown) => {
-      if (!this.closed) this.fail(classifyKafkaError(err, `consumer group ${this.o.groupId}`));
+      if (this.closed) return;
+      const e = classifyKafkaError(err, `consumer group ${this.o.groupId}`);
+      if (e.retriable) this.rejoin();
+      else this.fail(e);
     });
     this.consumer.topics.trackAll(...this.o.topics);
     await retrying(`joining consumer group ${this.o.groupId}`, () => this.consumer.joinGroup({}));
@@ -780,6 +796,32 @@ class PkGroupConsumer implements GroupConsumer {
       (batch) => handlers.onRecords(batch),
       (err) => this.fail(classifyKafkaError(err, `consumer group ${this.o.groupId}`)),
     );
+  }
+
+  private rejoining = false;
+
+  /** Joins the group again, backing off, until it works, the consumer closes, or 5 minutes pass. */
+  private rejoin(): void {
+    if (this.rejoining || this.closed) return;
+    this.rejoining = true;
+    void (async () => {
+      const deadline = Date.now() + 300_000;
+      for (let attempt = 0; !this.closed; attempt++) {
+        await sleep(Math.min(500 * 2 ** attempt, 5000));
+        if (this.closed) break;
+        try {
+          await this.consumer.joinGroup({});
+          break;
+        } catch (err) {
+          const e = classifyKafkaError(err, `rejoining consumer group ${this.o.groupId}`);
+          if (!e.retriable || Date.now() > deadline) {
+            this.fail(e);
+            break;
+          }
+        }
+      }
+      this.rejoining = false;
+    })();
   }
 
   private assignmentChanged(): void {

@@ -37,6 +37,14 @@ export class CommitScheduler {
     this.schedule();
   }
 
+  /** Runs a transaction in `ms` even if nothing new is applied (a carried transaction waits). */
+  retryIn(ms: number): void {
+    if (this.stopped) return;
+    const at = this.now() + ms - this.o.intervalMs;
+    if (this.pendingSince === undefined || this.pendingSince > at) this.pendingSince = at;
+    this.schedule();
+  }
+
   /** The running transaction when too much is uncommitted; undefined when the handler may go on. */
   backPressure(): Promise<void> | undefined {
     return this.uncommitted >= this.o.maxUncommitted ? this.inflight : undefined;

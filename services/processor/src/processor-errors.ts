@@ -35,8 +35,10 @@ export const classifyCommitFailure = (err: unknown, partitions: readonly number[
       ? err
       : new TradewatchError('PROCESSOR_ERROR', String(err), { cause: err });
   // Another producer holds the transactional id, or the coordinator aborted a transaction that
-  // outlived its timeout (and bumped the epoch): this producer can do nothing more.
-  if (e.code === 'KAFKA_FENCED') return new TaskMigratedError(e.message, e);
+  // outlived its timeout (and bumped the epoch), or the broker lost the producer's sequence: this
+  // producer can do nothing more; a new one (a new epoch) starts again from what was committed.
+  if (e.code === 'KAFKA_FENCED' || e.code === 'KAFKA_PRODUCER_STATE')
+    return new TaskMigratedError(e.message, e);
   // The group moved on while the transaction was open: its offsets were refused, so it aborted.
   if (e.code === 'KAFKA_GROUP_FENCED' || e.retriable) {
     return new TaskCorruptedError(partitions, e.message, e);

@@ -254,10 +254,32 @@ test('failed transactions: their tasks restore from what was committed; the aler
   );
 });
 
-test('a rebalance while a transaction is open: its offsets are refused, it aborts, nothing twice', async () => {
+test('a rebalance while a transaction is open: refused for its generation, carried to the next one, nothing restores', async () => {
   const h = await setup(3);
+  let rebalances = 0;
   await runToEnd(h, (round) => {
-    if (round % 37 === 5) h.broker.rebalance(round % 74 === 5); // every other one expels the member
+    if (h.broker.open > 0 && rebalances < 6 && round % 3 === 0) {
+      h.broker.rebalance(); // this member stays; its open transaction's offsets are refused
+      rebalances++;
+    }
+  });
+  assert.ok(rebalances >= 3, `rebalances during open transactions (${rebalances})`);
+  const got = committedAlertIds(h.broker);
+  assert.equal(new Set(got).size, got.length, 'no alert twice');
+  assert.deepEqual(got, h.expected);
+  const markers = h.broker.records('changelog').filter((r) => r.key?.[0] === 0).length;
+  assert.equal(markers, 3, 'no partition restored again: only the first restores wrote markers');
+});
+
+test('an expelled member: its transaction is refused and its tasks restore; nothing twice', async () => {
+  const h = await setup(3);
+  const all = [0, 1, 2].map((partition) => ({ topic: 'events', partition }));
+  await runToEnd(h, (round) => {
+    if (round % 37 === 5) {
+      h.broker.rebalance(true); // a new member id: the old one's offsets are refused
+      h.consumer.revoke(all, true);
+      h.consumer.assign(all);
+    }
   });
   const got = committedAlertIds(h.broker);
   assert.equal(new Set(got).size, got.length, 'no alert twice');

@@ -1,7 +1,9 @@
 // An in-memory Kafka behind the port (shared/src/kafka-port.ts), for the processor's unit tests:
-// partitions are arrays of committed records (a transaction's records land when it commits, so a
-// reader only ever sees committed ones), the group has a generation that a transaction's offsets
-// must match (KIP-447), and transactional ids have epochs (a newer init fences an older producer).
+// partitions are logs whose transactional records land when sent and become visible when their
+// transaction commits (a reader stops at the first record of an open transaction — the last
+// stable offset — and skips aborted ones, as read_committed does), the group has a generation that
+// a transaction's offsets must match (KIP-447), and transactional ids have epochs (a newer init
+// fences an older producer).
 // Failures are injected by the test. Every class implements the port's interface; no casts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TradewatchError } from '@tradewatch/shared/errors';
@@ -27,9 +29,18 @@ import { partitionForKey } from '@tradewatch/shared/partitioner';
 const toBuffer = (v: string | Buffer | null): Buffer | null =>
   v === null ? null : typeof v === 'string' ? Buffer.from(v) : v;
 
+interface Entry {
+  record: ConsumedRecord;
+  /** The transaction that wrote it (undefined: not transactional). */
+  txn: number | undefined;
+}
+
 export class FakeBroker {
   readonly partitions = new Map<string, number>();
-  private readonly logs = new Map<string, ConsumedRecord[]>();
+  private readonly logs = new Map<string, Entry[]>();
+  /** Transactions by id: open, committed or aborted. */
+  private readonly txns = new Map<number, 'open' | 'committed' | 'aborted'>();
+  private nextTxn = 1;
   readonly committed = new Map<string, Map<string, number>>();
   /** The group's generation: offsets of another generation are refused. */
   generation = 1;
@@ -46,31 +57,71 @@ export class FakeBroker {
     for (let p = 0; p < partitions; p++) this.logs.set(tpKey({ topic, partition: p }), []);
   }
 
-  log(tp: TopicPartition): ConsumedRecord[] {
+  private entries(tp: TopicPartition): Entry[] {
     const log = this.logs.get(tpKey(tp));
     if (log === undefined) throw new Error(`no partition ${tp.topic}/${tp.partition}`);
     return log;
   }
 
-  append(records: readonly OutgoingRecord[]): PartitionBaseOffset[] {
+  /** Where read_committed readers stop: the first record of an open transaction, or the end. */
+  stableEnd(tp: TopicPartition): number {
+    const log = this.entries(tp);
+    const open = log.findIndex((e) => e.txn !== undefined && this.txns.get(e.txn) === 'open');
+    return open < 0 ? log.length : open;
+  }
+
+  /** Up to `max` visible records from `offset`, and where the next read starts. */
+  read(tp: TopicPartition, offset: number, max: number): { records: ConsumedRecord[]; nextOffset: number } {
+    const log = this.entries(tp);
+    const end = this.stableEnd(tp);
+    const records: ConsumedRecord[] = [];
+    let at = offset;
+    for (; at < end && records.length < max; at++) {
+      const e = log[at]!;
+      if (e.txn === undefined || this.txns.get(e.txn) === 'committed') records.push(e.record);
+    }
+    return { records, nextOffset: at };
+  }
+
+  beginTxn(): number {
+    const id = this.nextTxn++;
+    this.txns.set(id, 'open');
+    return id;
+  }
+
+  endTxn(id: number, commit: boolean): void {
+    this.txns.set(id, commit ? 'committed' : 'aborted');
+  }
+
+  append(records: readonly OutgoingRecord[], txn?: number): PartitionBaseOffset[] {
     const bases = new Map<string, PartitionBaseOffset>();
     for (const r of records) {
       const partition =
         r.partition ??
         (r.key === null ? 0 : partitionForKey(r.key.toString(), this.partitions.get(r.topic) ?? 1));
-      const log = this.log({ topic: r.topic, partition });
+      const log = this.entries({ topic: r.topic, partition });
       const k = tpKey({ topic: r.topic, partition });
       if (!bases.has(k)) bases.set(k, { topic: r.topic, partition, baseOffset: log.length });
       const headers = new Map(Object.entries(r.headers ?? {}).map(([n, v]) => [n, toBuffer(v)!]));
-      log.push({ offset: log.length, timestamp: 0, key: toBuffer(r.key), value: toBuffer(r.value), headers });
+      const record = {
+        offset: log.length,
+        timestamp: 0,
+        key: toBuffer(r.key),
+        value: toBuffer(r.value),
+        headers,
+      };
+      log.push({ record, txn });
     }
     return [...bases.values()];
   }
 
-  /** Records of `topic` in every partition, oldest first per partition. */
+  /** Committed records of `topic` in every partition, oldest first per partition. */
   records(topic: string): ConsumedRecord[] {
     const n = this.partitions.get(topic) ?? 0;
-    return Array.from({ length: n }, (_, partition) => this.log({ topic, partition })).flat();
+    return Array.from(
+      { length: n },
+      (_, partition) => this.read({ topic, partition }, 0, Infinity).records,
+    ).flat();
   }
 
   initEpoch(transactionalId: string): number {
@@ -96,7 +147,7 @@ export class FakeBroker {
         const marks: Watermarks[] = Array.from({ length: n }, (_, partition) => ({
           partition,
           low: 0,
-          high: this.log({ topic, partition }).length,
+          high: this.stableEnd({ topic, partition }),
         }));
         return Promise.resolve(marks);
       },
@@ -131,7 +182,7 @@ export class FakeTransactionalProducer implements TransactionalProducer {
   readonly transactionalId: string;
   private readonly broker: FakeBroker;
   private epoch = -1;
-  private records: OutgoingRecord[] | undefined;
+  private txn: number | undefined;
   private offsets: { group: string; offsets: TopicPartitionOffset[] }[] = [];
   closed = false;
 
@@ -152,8 +203,8 @@ export class FakeTransactionalProducer implements TransactionalProducer {
 
   begin(): Promise<void> {
     this.check();
-    if (this.records !== undefined) throw new TradewatchError('KAFKA_ERROR', 'a transaction is open');
-    this.records = [];
+    if (this.txn !== undefined) throw new TradewatchError('KAFKA_ERROR', 'a transaction is open');
+    this.txn = this.broker.beginTxn();
     this.offsets = [];
     this.broker.open++;
     return Promise.resolve();
@@ -161,16 +212,20 @@ export class FakeTransactionalProducer implements TransactionalProducer {
 
   async send(records: readonly OutgoingRecord[]): Promise<void> {
     this.check();
-    if (this.records === undefined) throw new TradewatchError('KAFKA_NO_TRANSACTION', 'no transaction');
+    const txn = this.txn;
+    if (txn === undefined) throw new TradewatchError('KAFKA_NO_TRANSACTION', 'no transaction');
     await sleep(1);
-    this.records.push(...records);
+    this.broker.append(records, txn);
   }
 
   sendOffsets(offsets: readonly TopicPartitionOffset[], group: GroupMetadata): Promise<void> {
     this.check();
-    if (group.generationId !== this.broker.generation || group.memberId !== this.broker.memberId) {
+    if (group.memberId !== this.broker.memberId) {
+      return Promise.reject(new TradewatchError('KAFKA_GROUP_FENCED', `member gone (UNKNOWN_MEMBER_ID)`));
+    }
+    if (group.generationId !== this.broker.generation) {
       return Promise.reject(
-        new TradewatchError('KAFKA_GROUP_FENCED', `generation ${group.generationId} is not current`),
+        new TradewatchError('KAFKA_GROUP_FENCED', `generation ${group.generationId} (ILLEGAL_GENERATION)`),
       );
     }
     this.offsets.push({ group: group.groupId, offsets: [...offsets] });
@@ -178,17 +233,18 @@ export class FakeTransactionalProducer implements TransactionalProducer {
   }
 
   async commit(): Promise<void> {
-    const records = this.records;
-    this.records = undefined;
-    if (records === undefined) return;
+    const txn = this.txn;
+    this.txn = undefined;
+    if (txn === undefined) return;
     await sleep(3);
     this.broker.open--;
-    this.check();
     const n = ++this.broker.commits;
-    if (this.broker.failCommits.has(n)) {
+    if (this.broker.epochOf(this.transactionalId) !== this.epoch || this.broker.failCommits.has(n)) {
+      this.broker.endTxn(txn, false);
+      this.check();
       throw new TradewatchError('KAFKA_ERROR', `injected failure of commit ${n}`, { retriable: true });
     }
-    this.broker.append(records);
+    this.broker.endTxn(txn, true);
     for (const { group, offsets } of this.offsets) {
       let g = this.broker.committed.get(group);
       if (g === undefined) this.broker.committed.set(group, (g = new Map<string, number>()));
@@ -197,8 +253,11 @@ export class FakeTransactionalProducer implements TransactionalProducer {
   }
 
   abort(): Promise<void> {
-    if (this.records !== undefined) this.broker.open--;
-    this.records = undefined;
+    if (this.txn !== undefined) {
+      this.broker.open--;
+      this.broker.endTxn(this.txn, false);
+    }
+    this.txn = undefined;
     return Promise.resolve();
   }
 
@@ -254,18 +313,16 @@ export class FakePartitionReader implements PartitionReader {
       while (this.running) {
         let any = false;
         for (const p of [...this.positions.at.values()]) {
-          const log = this.broker.log(p.tp);
-          const records = log.slice(p.offset, p.offset + 100);
-          if (records.length === 0) continue;
+          const { records, nextOffset } = this.broker.read(p.tp, p.offset, 100);
+          if (nextOffset === p.offset) continue;
           any = true;
-          const nextOffset = p.offset + records.length;
           p.offset = nextOffset;
           await this.onRecords?.({
             topic: p.tp.topic,
             partition: p.tp.partition,
             records,
             nextOffset,
-            highWatermark: log.length,
+            highWatermark: this.broker.stableEnd(p.tp),
           });
         }
         await sleep(any ? 0 : 2);
@@ -350,19 +407,12 @@ export class FakeGroupConsumer implements GroupConsumer {
     const deliveries: Promise<void>[] = [];
     for (const p of [...this.positions.at.values()]) {
       if (this.positions.paused.has(tpKey(p.tp))) continue;
-      const log = this.broker.log(p.tp);
-      const records = log.slice(p.offset, p.offset + this.batchSize);
-      if (records.length === 0) continue;
+      const { records, nextOffset } = this.broker.read(p.tp, p.offset, this.batchSize);
+      if (nextOffset === p.offset) continue;
       n += records.length;
-      const nextOffset = p.offset + records.length;
       p.offset = nextOffset;
-      const batch = {
-        topic: p.tp.topic,
-        partition: p.tp.partition,
-        records,
-        nextOffset,
-        highWatermark: log.length,
-      };
+      const highWatermark = this.broker.stableEnd(p.tp);
+      const batch = { topic: p.tp.topic, partition: p.tp.partition, records, nextOffset, highWatermark };
       deliveries.push(Promise.resolve(this.handlers?.onRecords(batch)));
     }
     await Promise.all(deliveries);
