@@ -115,6 +115,9 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
     60000,
   );
   const c = start('c'); // 1 → 2 instances: a rebalance while b is processing
+  // The group must really have grown to two before the rest is processed: on a loaded machine c
+  // can take longer to join than b takes to finish alone.
+  await waitUntil('c to be assigned partitions', () => /"partitions assigned"/.test(c.log()), 60000);
   await waitUntil(
     'the group to catch up',
     () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
