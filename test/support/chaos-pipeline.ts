@@ -1,0 +1,749 @@
+// The failure tests' world: every service (gateway, processors, sink) as a child process on a
+// private three-broker cluster (kafka-cluster.ts), on topics with three replicas and
+// min.insync.replicas=2 that the test creates itself; game servers that post batches and retry
+// 503s with the same eventIds, timing every attempt; a watcher that timestamps each alert as it
+// is committed; and the exact comparison of alerts and archive with the reference rule applied
+// to the events the gateway accepted.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
+import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
+import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import type { KafkaClient, PartitionReader, TopicSpec } from '@tradewatch/shared/kafka-port';
+import { createLogger } from '@tradewatch/shared/logger';
+import { TrafficGenerator } from '../../services/simulator/src/traffic-generator.ts';
+import {
+  clickhouse,
+  clickhouseCommand,
+  readTopicUntil,
+  startService,
+  uniqueName,
+  waitUntil,
+  withAdmin,
+  type RunningService,
+} from './harness.ts';
+import type { KafkaCluster } from './kafka-cluster.ts';
+import { referenceAlerts } from './reference-rule.ts';
+
+export const PARTITIONS = 6;
+const GAME_SERVER = 'gs-chaos';
+const TOKEN = 'chaos-gateway-token';
+/** Durable on two of three replicas, as production runs. */
+const DURABLE = { replicationFactor: 3, config: { 'min.insync.replicas': '2' } } as const;
+
+export type Body = Record<string, unknown>;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+export interface ServiceCrash {
+  name: string;
+  code: number | null;
+  at: number;
+  logFile: string;
+  /** The last error or fatal lines of its log: time, level, message and the error's message. */
+  lastErrors: string[];
+}
+
+/** A log line as `time level msg: err.message`, or the line itself when it is not JSON. */
+const errorLine = (line: string): string => {
+  try {
+    const l = JSON.parse(line) as { time?: string; level?: string; msg?: string; err?: { message?: string } };
+    return `${l.time} ${l.level} ${l.msg}: ${l.err?.message ?? ''}`.slice(0, 600);
+  } catch {
+    return line.slice(0, 600);
+  }
+};
+
+export interface ChaosPipeline {
+  id: string;
+  /** A client of the private cluster. */
+  kafka: KafkaClient;
+  database: string;
+  gatewayUrl: string;
+  topics: { events: string; alerts: string; changelog: string; deadLetters: string; labels: string };
+  processorGroup: string;
+  /** The running services (a crashed one is replaced by its restart). */
+  services: RunningService[];
+  /** Services that exited on their own and were started again. */
+  crashes(): ServiceCrash[];
+  stop(): Promise<void>;
+}
+
+/** A client of the private cluster for tests (errors only in the log). */
+export const clusterClient = (cluster: KafkaCluster): KafkaClient =>
+  createKafkaClient({
+    brokers: cluster.brokers,
+    clientId: uniqueName('chaos-test'),
+    logger: createLogger('chaos-test', 'error'),
+  });
+
+/**
+ * Creates every topic the services use with three replicas and min.insync.replicas=2 (the
+ * services would create the ones they miss with one replica), checks that the cluster shows them
+ * so, then starts gateway, `processors` processors and sink, and waits until they work.
+ */
+export const startChaosPipeline = async (
+  cluster: KafkaCluster,
+  opts: { name: string; processors: number },
+): Promise<ChaosPipeline> => {
+  const kafka = clusterClient(cluster);
+  const id = uniqueName(opts.name);
+  const database = id.replace(/-/g, '_');
+  const topics = {
+    events: `${id}.events`,
+    alerts: `${id}.alerts`,
+    changelog: `${id}.changelog`,
+    deadLetters: `${id}.dlq`,
+    labels: `${id}.labels`,
+  };
+  const processorGroup = `${id}-processor`;
+  const specs: TopicSpec[] = [
+    { topic: topics.events, partitions: PARTITIONS, ...DURABLE },
+    { topic: topics.alerts, partitions: PARTITIONS, ...DURABLE },
+    {
+      topic: topics.changelog,
+      partitions: PARTITIONS,
+      replicationFactor: 3,
+      // As the processor creates it, and durable.
+      config: {
+        'min.insync.replicas': '2',
+        'cleanup.policy': 'compact',
+        'segment.bytes': String(64 * 1024 * 1024),
+        'segment.ms': '600000',
+        'min.cleanable.dirty.ratio': '0.3',
+      },
+    },
+    { topic: topics.deadLetters, partitions: 1, ...DURABLE },
+    {
+      topic: topics.labels,
+      partitions: 3,
+      replicationFactor: 3,
+      config: { 'min.insync.replicas': '2', 'retention.ms': '-1' },
+    },
+  ];
+  await withAdmin(kafka, (admin) => admin.ensureTopics(specs));
+  // A new topic reaches every broker's metadata a moment after it is created.
+  const md = await waitUntil(
+    "the topics in every broker's metadata",
+    () => cluster.metadata(Object.values(topics)),
+    30000,
+    200,
+  );
+  for (const [topic, parts] of md.topics) {
+    assert.ok(
+      parts.length > 0 && parts.every((p) => p.replicas.length === 3 && p.isr.length === 3),
+      `${topic} has three replicas in sync: ${JSON.stringify(parts)}`,
+    );
+  }
+  const minIsr = await withAdmin(kafka, (admin) => admin.topicConfig(topics.events, ['min.insync.replicas']));
+  assert.equal(minIsr['min.insync.replicas'], '2');
+
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: cluster.brokers.join(','),
+    EVENTS_TOPIC: topics.events,
+    ALERTS_TOPIC: topics.alerts,
+    LABELS_TOPIC: topics.labels,
+    DEAD_LETTER_TOPIC: topics.deadLetters,
+    PROCESSOR_CHANGELOG_TOPIC: topics.changelog,
+    PROCESSOR_GROUP_ID: processorGroup,
+    SINK_GROUP_ID: `${id}-sink`,
+    CLICKHOUSE_DATABASE: database,
+    GATEWAY_TOKENS: `${GAME_SERVER}:${TOKEN}`,
+    GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
+    GATEWAY_REDIS_KEY_PREFIX: `tw:${id}:`,
+  };
+  const gatewayPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const specsOf: { service: string; env: Record<string, string>; label: string }[] = [
+    { service: 'gateway', env: { ...env, GATEWAY_PORT: String(gatewayPort) }, label: `${opts.name}-gateway` },
+    ...Array.from({ length: opts.processors }, (_, i) => ({
+      service: 'processor',
+      env: { ...env, PROCESSOR_INSTANCE_ID: `p${i + 1}` },
+      label: `${opts.name}-processor-p${i + 1}`,
+    })),
+    { service: 'sink', env, label: `${opts.name}-sink` },
+  ];
+  const services: RunningService[] = [];
+  const crashes: ServiceCrash[] = [];
+  let running = false;
+  let stopping = false;
+  let failStartup: ((err: Error) => void) | undefined;
+  const startupFailed = new Promise<never>((_, reject) => (failStartup = reject));
+  startupFailed.catch(() => undefined); // observed by the startup waits below
+  // A supervisor, as production has one: a service that exits is started again (same name, same
+  // instance id) and the crash is recorded for the test to fail on.
+  const supervise = (i: number) => {
+    const spec = specsOf[i]!;
+    const s = startService(spec.service, spec.env, spec.label);
+    services[i] = s;
+    void s.exited.then((code) => {
+      if (stopping) return;
+      const lastErrors = s
+        .log()
+        .split('\n')
+        .filter((l) => /"level":"(fatal|error)"/.test(l) || /^\w*Error\b/.test(l))
+        .slice(-2)
+        .map(errorLine);
+      crashes.push({ name: s.name, code, at: Date.now(), logFile: s.logFile, lastErrors });
+      if (!running) {
+        failStartup?.(new Error(`${s.name} exited with code ${code} at start: ${lastErrors.join('\n')}`));
+      } else if (crashes.length <= 10) {
+        supervise(i);
+      }
+    });
+  };
+  specsOf.forEach((_, i) => supervise(i));
+
+  const stop = async () => {
+    stopping = true;
+    await Promise.all(services.map((s) => s.stop()));
+    if (process.env.KEEP_TEST_DATA === '1') return;
+    await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
+  };
+  const starting = <T>(work: Promise<T>) => Promise.race([work, startupFailed]);
+
+  try {
+    await starting(
+      waitUntil('the gateway to be ready', async () => (await fetch(`${gatewayUrl}/readyz`)).ok, 60000),
+    );
+    await starting(
+      waitUntil(
+        `${opts.processors} processors to share the ${PARTITIONS} partitions`,
+        async () => {
+          const g = await withAdmin(kafka, (admin) =>
+            admin.describeGroupMembers(processorGroup, topics.events),
+          );
+          return (
+            g.state === 'Stable' &&
+            g.members.length === opts.processors &&
+            g.members.flatMap((m) => m.partitions).length === PARTITIONS
+          );
+        },
+        60000,
+        500,
+      ),
+    );
+    await starting(
+      waitUntil(
+        'the sink to create the archive',
+        async () => {
+          const rows = await clickhouse(
+            `SELECT name FROM system.tables WHERE database = '${database}' AND name IN ('events', 'alerts')`,
+          );
+          return rows.length === 2;
+        },
+        60000,
+        500,
+      ),
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  running = true;
+  return {
+    id,
+    kafka,
+    database,
+    gatewayUrl,
+    topics,
+    processorGroup,
+    services,
+    crashes: () => [...crashes],
+    stop,
+  };
+};
+
+// --- Game servers ------------------------------------------------------------------------------
+
+/** One POST as the game server saw it. */
+export interface Attempt {
+  loop: string;
+  batch: number;
+  startedAt: number;
+  endedAt: number;
+  /** HTTP status; 0 when no answer came (connection refused or reset, client timeout). */
+  status: number;
+  /** The error code of a non-202 answer. */
+  code?: string;
+  accepted?: number;
+  duplicates?: number;
+}
+
+/** A batch the gateway accepted with 202 (perhaps after retries), in the order it was posted. */
+export interface AcceptedBatch {
+  loop: string;
+  batch: number;
+  events: Body[];
+  firstAttemptAt: number;
+  acceptedAt: number;
+  /** The POST that was answered 202 (or, by a deliberately wrong client, 503). */
+  acceptedBy: Attempt;
+  attempts: number;
+}
+
+export interface IngestLoopOptions {
+  gatewayUrl: string;
+  /** Names the game server's players (disjoint from other loops') and eventIds. */
+  name: string;
+  seed: number;
+  users?: number;
+  batchSize?: number;
+  /** Pause between batches, ms (pacing, not correctness). */
+  intervalMs?: number;
+  /**
+   * Deliberately wrong client for checking that a test can fail: called on a 503, returns true to
+   * count the batch as accepted without retrying it.
+   */
+  countUnavailableAsAccepted?: (attempt: Attempt) => boolean;
+}
+
+/**
+ * A game server: posts batches one after another, each retried with the same body (same
+ * eventIds) after a 503, 429 or no answer until the gateway answers 202. One batch at a time, so
+ * the order of a player's events is the order of the batches.
+ */
+export class IngestLoop {
+  readonly attempts: Attempt[] = [];
+  readonly accepted: AcceptedBatch[] = [];
+  /** Answers other than 202, 429 and 503 (none expected). */
+  readonly unexpected: { status: number; at: number; body: unknown }[] = [];
+  private readonly o: Required<Omit<IngestLoopOptions, 'countUnavailableAsAccepted'>> &
+    Pick<IngestLoopOptions, 'countUnavailableAsAccepted'>;
+  private readonly gen: TrafficGenerator;
+  private stopping = false;
+  private abandoned = false;
+  private failure: Error | undefined;
+  private done: Promise<void> | undefined;
+  private nextBatch = 0;
+
+  constructor(o: IngestLoopOptions) {
+    this.o = { users: 120, batchSize: 40, intervalMs: 40, ...o };
+    this.gen = new TrafficGenerator({ users: this.o.users, seed: o.seed, takeoverRate: 0.12, runId: o.name });
+  }
+
+  start(): void {
+    // Kept for stop(): a failure surfaces there, not as an unhandled rejection.
+    this.done = this.run().catch((err: unknown) => {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    });
+  }
+
+  /** Stops after the batch in flight is accepted, or at once with `abandon` (a failed test). */
+  async stop(abandon = false): Promise<void> {
+    this.stopping = true;
+    this.abandoned ||= abandon;
+    await this.done;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private batchOf(): Body[] {
+    return Array.from({ length: this.o.batchSize }, () => {
+      const e = this.gen.next(Date.now());
+      return { ...e, userId: `${this.o.name}-${e.userId}` };
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const batch = this.nextBatch++;
+      const events = this.batchOf();
+      const body = JSON.stringify({ events });
+      const firstAttemptAt = Date.now();
+      for (let n = 1; !this.abandoned; n++) {
+        const startedAt = Date.now();
+        let status = 0;
+        let reply: { accepted?: number; duplicates?: number; error?: string } | undefined;
+        let retryAfterMs = 250;
+        try {
+          const res = await fetch(`${this.o.gatewayUrl}/v1/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+            body,
+            signal: AbortSignal.timeout(30000),
+          });
+          status = res.status;
+          reply = (await res.json().catch(() => undefined)) as typeof reply;
+          // Retry-After is in whole seconds (1); sooner measures the recovery more finely.
+          retryAfterMs = Math.min(250, 1000 * Number(res.headers.get('retry-after') ?? 0.25));
+        } catch {
+          status = 0; // no answer: the game server does not know, and sends the same body again
+        }
+        const attempt: Attempt = { loop: this.o.name, batch, startedAt, endedAt: Date.now(), status };
+        if (reply?.error !== undefined) attempt.code = reply.error;
+        if (status === 202) {
+          attempt.accepted = reply?.accepted ?? -1;
+          attempt.duplicates = reply?.duplicates ?? -1;
+        }
+        this.attempts.push(attempt);
+        const sabotaged = status === 503 && this.o.countUnavailableAsAccepted?.(attempt) === true;
+        if (status === 202 || sabotaged) {
+          if (status === 202) {
+            assert.equal(attempt.accepted! + attempt.duplicates!, events.length, 'a 202 answers every event');
+          }
+          this.accepted.push({
+            loop: this.o.name,
+            batch,
+            events,
+            firstAttemptAt,
+            acceptedAt: attempt.endedAt,
+            acceptedBy: attempt,
+            attempts: n,
+          });
+          break;
+        }
+        // Anything else (a 500) is wrong, and the test says so at the end; the same body is sent
+        // again meanwhile (the eventIds make that safe) to see when the gateway recovers.
+        if (status !== 503 && status !== 429 && status !== 0) {
+          this.unexpected.push({ status, at: attempt.endedAt, body: reply });
+        }
+        await sleep(retryAfterMs);
+      }
+      await sleep(this.o.intervalMs);
+    }
+  }
+}
+
+// --- The alerts topic as it is committed ---------------------------------------------------------
+
+export interface SeenAlert {
+  alert: Alert;
+  /** When the watcher read it, read_committed: it was committed by then. */
+  seenAt: number;
+}
+
+export interface AlertsWatcher {
+  alerts: SeenAlert[];
+  /** Reader failures the watcher rode through by starting a new reader. */
+  readerFailures: string[];
+  stop(): Promise<void>;
+}
+
+/** Reads the alerts topic from the start, read_committed, timestamping each alert. */
+export const watchAlerts = (kafka: KafkaClient, topic: string): AlertsWatcher => {
+  const alerts: SeenAlert[] = [];
+  const readerFailures: string[] = [];
+  const next = new Map<number, number>();
+  let stopped = false;
+  let reader: PartitionReader | undefined;
+  const open = () => {
+    const r = kafka.partitionReader({ maxWaitMs: 50 });
+    reader = r;
+    r.start((batch) => {
+      const seenAt = Date.now();
+      for (const m of batch.records) alerts.push({ alert: decodeAlert(m.value!), seenAt });
+      next.set(batch.partition, batch.nextOffset);
+    });
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      r.assign({ topic, partition }, next.get(partition) ?? 0);
+    }
+    // A test client must not fail with the cluster: a new reader goes on where this one was.
+    r.failed.catch((err: unknown) => {
+      if (stopped) return;
+      readerFailures.push(String(err));
+      void r.close().catch(() => undefined);
+      open();
+    });
+  };
+  open();
+  return {
+    alerts,
+    readerFailures,
+    stop: async () => {
+      stopped = true;
+      await reader?.close();
+    },
+  };
+};
+
+// --- What a failure costs ------------------------------------------------------------------------
+
+const percentile = (xs: readonly number[], p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+/** When the first 202 came for a POST sent at or after `t` (Infinity: none yet). */
+export const first202SentAfter = (loops: readonly IngestLoop[], t: number): number =>
+  loops
+    .flatMap((l) => l.attempts)
+    .filter((a) => a.status === 202 && a.startedAt >= t)
+    .reduce((m, a) => Math.min(m, a.endedAt), Infinity);
+
+/** When the first alert was read for a trade first posted at or after `t` (Infinity: none yet). */
+export const firstAlertPostedAfter = (
+  loops: readonly IngestLoop[],
+  watcher: AlertsWatcher,
+  t: number,
+): number => {
+  const firstPost = new Map<string, number>();
+  for (const l of loops) {
+    for (const b of l.accepted) for (const e of b.events) firstPost.set(String(e.eventId), b.firstAttemptAt);
+  }
+  return watcher.alerts
+    .filter((s) => (firstPost.get(s.alert.tradeEventId) ?? 0) >= t)
+    .reduce((m, s) => Math.min(m, s.seenAt), Infinity);
+};
+
+export interface FailureCost {
+  /** From the fault to the first 202 for a POST sent after it. */
+  gatewayRecoveryMs: number;
+  /** From the fault to the first alert committed for a trade first posted after it. */
+  alertsRecoveryMs: number;
+  /** The longest time without any 202, across the fault. */
+  longestGapWithout202Ms: number;
+  /** 503s answered from the fault on, by error code. */
+  unavailable: Record<string, number>;
+  /** POSTs with no answer at all (connection refused or reset, client timeout). */
+  noAnswer: number;
+  postLatencyBeforeMs: { p50: number; p99: number; max: number };
+  /** The slowest single POST from the fault on. */
+  postLatencyMaxAfterMs: number;
+  /** The longest a batch took from its first POST to its 202 (what a game server waits). */
+  batchDelayMaxMs: number;
+}
+
+/** Measures, from the game servers' attempts and the alert watcher, what the fault at `faultAt` cost. */
+export const failureCost = (
+  loops: readonly IngestLoop[],
+  watcher: AlertsWatcher,
+  faultAt: number,
+): FailureCost => {
+  const attempts = loops.flatMap((l) => l.attempts);
+  const before = attempts.filter((a) => a.endedAt < faultAt && a.status === 202);
+  const after = attempts.filter((a) => a.endedAt >= faultAt);
+  const oks = attempts
+    .filter((a) => a.status === 202)
+    .map((a) => a.endedAt)
+    .sort((a, b) => a - b);
+  let gap = 0;
+  for (let i = 1; i < oks.length; i++) if (oks[i]! >= faultAt) gap = Math.max(gap, oks[i]! - oks[i - 1]!);
+  const unavailable: Record<string, number> = {};
+  for (const a of after)
+    if (a.status === 503) unavailable[a.code ?? '?'] = (unavailable[a.code ?? '?'] ?? 0) + 1;
+  const lat = before.map((a) => a.endedAt - a.startedAt);
+  return {
+    gatewayRecoveryMs: first202SentAfter(loops, faultAt) - faultAt,
+    alertsRecoveryMs: firstAlertPostedAfter(loops, watcher, faultAt) - faultAt,
+    longestGapWithout202Ms: gap,
+    unavailable,
+    noAnswer: after.filter((a) => a.status === 0).length,
+    postLatencyBeforeMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) },
+    postLatencyMaxAfterMs: Math.max(0, ...after.map((a) => a.endedAt - a.startedAt)),
+    batchDelayMaxMs: Math.max(
+      0,
+      ...loops.flatMap((l) =>
+        l.accepted.filter((b) => b.acceptedAt >= faultAt).map((b) => b.acceptedAt - b.firstAttemptAt),
+      ),
+    ),
+  };
+};
+
+// --- The exact comparison ------------------------------------------------------------------------
+
+/**
+ * deepEqual of two lists of rows keyed by `key`, failing with what differs (missing, extra, and
+ * the first rows that differ) rather than a diff truncated after a hundred rows.
+ */
+export const assertSameRows = <T extends object>(
+  actual: readonly T[],
+  expected: readonly T[],
+  key: (row: T) => string,
+  what: string,
+): void => {
+  const want = new Map(expected.map((r) => [key(r), r]));
+  const got = new Map<string, T>();
+  const repeated: string[] = [];
+  for (const r of actual) {
+    if (got.has(key(r))) repeated.push(key(r));
+    got.set(key(r), r);
+  }
+  const missing = [...want.keys()].filter((k) => !got.has(k));
+  const extra = [...got.keys()].filter((k) => !want.has(k));
+  const differing = [...want]
+    .filter(([k, r]) => got.has(k) && !isDeepStrictEqual(got.get(k), r))
+    .map(([k, r]) => ({ expected: r, actual: got.get(k) }));
+  if (repeated.length + missing.length + extra.length + differing.length === 0) return;
+  assert.fail(
+    `${what}: ${actual.length} rows, ${expected.length} expected; ` +
+      JSON.stringify({
+        repeated: { count: repeated.length, first: repeated.slice(0, 5) },
+        missing: { count: missing.length, first: missing.slice(0, 5) },
+        extra: { count: extra.length, first: extra.slice(0, 5) },
+        differing: { count: differing.length, first: differing.slice(0, 3) },
+      }),
+  );
+};
+
+/** The accepted events in posting order, as the gateway normalises them. */
+export const acceptedEvents = (batches: readonly AcceptedBatch[]): GameEvent[] =>
+  batches.flatMap((b) =>
+    b.events.map((raw) => {
+      const r = validateIncomingEvent(raw, { gameServerId: GAME_SERVER, receivedAt: b.firstAttemptAt });
+      assert.ok(r.ok, `a generated event is valid: ${JSON.stringify(raw)}`);
+      return r.value;
+    }),
+  );
+
+export interface ExactnessReport {
+  events: number;
+  alerts: number;
+  /** Extra copies of accepted events on the events topic (the consumers drop them by eventId). */
+  topicDuplicates: number;
+}
+
+/**
+ * Checks the outcome exactly: the events topic holds every accepted event (read_committed) and
+ * nothing else; the alerts topic holds exactly the reference's alerts over the accepted events,
+ * every field (detectedAt: between the trade's first POST and when the alert was read); the
+ * archive holds exactly one row per distinct accepted event and per alert, equal field by field.
+ * `batches` are the accepted batches of all game servers, each server's in posting order; the
+ * servers' players are disjoint, so the rule sees each player's events in that order.
+ */
+export const assertExactlyOnce = async (
+  p: ChaosPipeline,
+  batches: readonly AcceptedBatch[],
+): Promise<ExactnessReport> => {
+  const events = acceptedEvents(batches);
+  const byId = new Map(events.map((e) => [e.eventId, e]));
+  assert.equal(byId.size, events.length, 'every generated eventId is distinct');
+  const firstPost = new Map<string, number>();
+  for (const b of batches) for (const e of b.events) firstPost.set(String(e.eventId), b.firstAttemptAt);
+
+  // Durability: every event answered 202 is on the topic, and nothing that was not.
+  const seen = new Map<string, number>();
+  await readTopicUntil(
+    p.kafka,
+    p.topics.events,
+    (records) => {
+      for (const r of records.splice(0)) {
+        const id = (JSON.parse(r.value!.toString()) as { eventId: string }).eventId;
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      }
+      return [...byId.keys()].every((id) => seen.has(id));
+    },
+    { timeoutMs: 120000 },
+  ).catch((err: unknown) => {
+    const missing = [...byId.keys()].filter((id) => !seen.has(id));
+    throw new Error(
+      `accepted events missing from ${p.topics.events}: ${missing.length} (${missing.slice(0, 5).join(', ')}): ${String(err)}`,
+    );
+  });
+  const strangers = [...seen.keys()].filter((id) => !byId.has(id));
+  assert.deepEqual(strangers, [], 'the events topic holds nothing that was not accepted');
+  const topicDuplicates = [...seen.values()].reduce((n, c) => n + c - 1, 0);
+
+  const reference = referenceAlerts(events);
+  const expected = reference.map((a) => ({
+    ...a,
+    rule: RULE_ID,
+    ruleVersion: RULE_VERSION,
+    tradeTs: byId.get(a.tradeEventId)!.ts,
+    factor: a.amount / a.baseline,
+    gameServerId: GAME_SERVER,
+  }));
+
+  // The alerts topic, read_committed, until it has been quiet for 3 s with at least the expected.
+  let last = -1;
+  let quietSince = Date.now();
+  const records = await readTopicUntil(
+    p.kafka,
+    p.topics.alerts,
+    (r) => {
+      if (r.length !== last) [last, quietSince] = [r.length, Date.now()];
+      return r.length >= expected.length && Date.now() - quietSince >= 3000;
+    },
+    { timeoutMs: 120000 },
+  );
+  const alerts = records.map((r) => decodeAlert(r.value!));
+  const readAt = Date.now();
+  for (const a of alerts) {
+    const posted = firstPost.get(a.tradeEventId);
+    assert.ok(
+      posted !== undefined && a.detectedAt >= posted && a.detectedAt <= readAt,
+      `detectedAt of ${a.alertId} lies between the trade's first POST and now`,
+    );
+  }
+  assertSameRows(
+    alerts.map(({ detectedAt: _, ...rest }) => rest),
+    expected,
+    (a) => a.alertId,
+    'the alerts topic holds exactly the reference alerts',
+  );
+
+  // The archive, after ReplacingMergeTree's FINAL.
+  const db = p.database;
+  await waitUntil(
+    'ClickHouse to hold every accepted event and every alert',
+    async () => {
+      const [e] = await clickhouse<{ c: string }>(`SELECT count() AS c FROM ${db}.events FINAL`);
+      const [a] = await clickhouse<{ c: string }>(`SELECT count() AS c FROM ${db}.alerts FINAL`);
+      return Number(e!.c) >= byId.size && Number(a!.c) >= expected.length;
+    },
+    120000,
+    500,
+  );
+  const rows = await clickhouse<Record<string, unknown>>(
+    `SELECT eventId, type, userId, tsMs, ip, amountMicros, currency, itemId, gameServerId
+     FROM ${db}.events FINAL`,
+  );
+  assertSameRows(
+    rows,
+    [...byId.values()].map((e) => ({
+      eventId: e.eventId,
+      type: e.type,
+      userId: e.userId,
+      tsMs: String(e.ts),
+      ip: e.ip ?? '',
+      amountMicros: e.type === 'trade' ? String(Math.round(e.amount * 1e6)) : '0',
+      currency: e.type === 'trade' ? (e.currency ?? '') : '',
+      itemId: e.type === 'trade' ? (e.itemId ?? '') : '',
+      gameServerId: GAME_SERVER,
+    })),
+    (r) => String(r.eventId),
+    'the archive holds one row per distinct accepted event, equal to it',
+  );
+  const alertRows = await clickhouse<Record<string, unknown>>(
+    `SELECT alertId, rule, ruleVersion, userId, tradeEventId, tradeTsMs, amountMicros, baselineMicros,
+       factor, ip, knownIps, previousTrades, gameServerId, detectedAtMs
+     FROM ${db}.alerts FINAL`,
+  );
+  // ClickHouse 18.16 reads and prints Float64 to within a unit in the last place (13.69555689889678
+  // comes back as 13.695556898896779): factor is compared on its own, to 1e-12.
+  const factors = new Map(alerts.map((a) => [a.alertId, a.factor]));
+  const offFactor = alertRows.filter((r) => {
+    const want = factors.get(String(r.alertId));
+    return want === undefined || Math.abs(Number(r.factor) - want) > 1e-12 * Math.abs(want);
+  });
+  assert.deepEqual(offFactor, [], "archived factors are the alerts' factors");
+  assertSameRows(
+    alertRows.map(({ factor: _, ...rest }) => rest),
+    alerts.map((a) => ({
+      alertId: a.alertId,
+      rule: a.rule,
+      ruleVersion: a.ruleVersion,
+      userId: a.userId,
+      tradeEventId: a.tradeEventId,
+      tradeTsMs: String(a.tradeTs),
+      amountMicros: String(Math.round(a.amount * 1e6)),
+      baselineMicros: String(Math.round(a.baseline * 1e6)),
+      ip: a.ip,
+      knownIps: a.knownIps,
+      previousTrades: a.previousTrades,
+      gameServerId: a.gameServerId,
+      detectedAtMs: String(a.detectedAt),
+    })),
+    (r) => String(r.alertId),
+    'the archive holds one row per alert on the topic, equal to it',
+  );
+  return { events: byId.size, alerts: alerts.length, topicDuplicates };
+};
