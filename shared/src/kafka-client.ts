@@ -258,11 +258,22 @@ class PkKafkaClient implements KafkaClient {
       serializers,
     });
     return {
+      // One request per partition (records without one go together): the library routes a
+      // request by its first record's partition and, retrying, keeps sending it there, so a
+      // request for partitions whose leaders split up after a broker died would retry against
+      // the wrong leader until its retries ran out. Its retries keep the sequence numbers.
       send: (records) =>
         wrap('producing', async () => {
           if (records.length === 0) return [];
-          const result = await p.send({ messages: records.map(toPkMessage) });
-          return baseOffsets(result.offsets ?? []);
+          const groups = new Map<string, PkMessage[]>();
+          for (const r of records) {
+            const key = r.partition === undefined ? '' : `${r.topic}\u0000${r.partition}`;
+            let g = groups.get(key);
+            if (g === undefined) groups.set(key, (g = []));
+            g.push(toPkMessage(r));
+          }
+          const results = await Promise.all([...groups.values()].map((messages) => p.send({ messages })));
+          return results.flatMap((result) => baseOffsets(result.offsets ?? []));
         }),
       close: () => wrap('closing a producer', () => p.close()),
     };
@@ -361,10 +372,22 @@ class PkTransactionalProducer implements TransactionalProducer {
       if (offsets.length === 0) return;
       const txn = this.open();
       const consumer = this.client.groups.get(group.groupId);
-      if (consumer === undefined || consumer.coordinatorId === null) {
+      if (consumer === undefined) {
         throw new TradewatchError(
           'KAFKA_GROUP_UNKNOWN',
           `no member of group ${group.groupId} in this process`,
+        );
+      }
+      // The coordinator is being found again (its broker died): wait a little, then let the
+      // transaction fail as a passing failure.
+      for (let waited = 0; consumer.coordinatorId === null && waited < 5000; waited += 100) await sleep(100);
+      if (consumer.coordinatorId === null) {
+        throw new TradewatchError(
+          'KAFKA_COORDINATOR_UNKNOWN',
+          `group ${group.groupId} has no coordinator now`,
+          {
+            retriable: true,
+          },
         );
       }
       this.touched = true;
