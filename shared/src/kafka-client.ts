@@ -258,13 +258,18 @@ class PkKafkaClient implements KafkaClient {
       serializers,
     });
     return {
-      // One request per partition (records without one go together): the library routes a
-      // request by its first record's partition and, retrying, keeps sending it there, so a
-      // request for partitions whose leaders split up after a broker died would retry against
-      // the wrong leader until its retries ran out. Its retries keep the sequence numbers.
+      // On a cluster of several brokers, one request per partition (records without one go
+      // together): the library routes a request by its first record's partition and, retrying,
+      // keeps sending it there, so a request for partitions whose leaders split up after a broker
+      // died would retry against the wrong leader until its retries ran out. Its retries keep the
+      // sequence numbers. With one broker there is one leader: one request.
       send: (records) =>
         wrap('producing', async () => {
           if (records.length === 0) return [];
+          const topics = [...new Set(records.map((r) => r.topic))];
+          const brokers = (await p.metadata({ topics })).brokers.size;
+          if (brokers <= 1)
+            return baseOffsets((await p.send({ messages: records.map(toPkMessage) })).offsets ?? []);
           const groups = new Map<string, PkMessage[]>();
           for (const r of records) {
             const key = r.partition === undefined ? '' : `${r.topic}\u0000${r.partition}`;
