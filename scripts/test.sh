@@ -23,8 +23,12 @@ step lint eslint --max-warnings 0 .
 step types tsc -p tsconfig.json --noEmit
 step types-web tsc -p services/dashboard/web/tsconfig.json
 # Test files run one at a time: integration tests share the 2-core machine with the broker.
-step tests node --test --test-concurrency=1 --test-timeout=600000 \
-  'shared/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'packages/*/test/**/*.test.ts' 'test/**/*.test.ts'
+# The broker-failure tests on a three-broker cluster (test/chaos.test.ts) run with
+# `npm run test:chaos`: they are still being made reliable on a loaded two-core machine, and
+# join this list once they are.
+mapfile -t tests < <(find shared/test services/*/test packages/*/test test -name '*.test.ts' \
+  -not -path '*/node_modules/*' -not -name 'chaos.test.ts' | sort)
+step tests node --test --test-concurrency=1 --test-timeout=600000 "${tests[@]}"
 
 # On success the test runner's own summary stays the last thing printed.
 if ((${#failed[@]} > 0)); then

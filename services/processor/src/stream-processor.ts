@@ -17,15 +17,13 @@
 // - Failures (processor-errors.ts): migrated — the producer was fenced: every task is closed, a
 //   new producer fences the old one, the tasks still assigned restore; corrupted — the tasks of
 //   the failed transaction are replaced by restored ones; fatal — the process exits. A
-//   transaction whose offsets were refused only because the group moved to a new generation is
-//   carried instead: once this member has the new generation, its content goes again, first in
-//   the next transaction, for the partitions this member still owns (their tasks kept applying
-//   meanwhile, so their state is that content and more) — a rebalance restores only the
-//   partitions that move.
-import { TradewatchError } from '@tradewatch/shared/errors';
+//   transaction refused for its generation is not carried into the next one: a member frozen
+//   past its session can rejoin with the same partitions (static membership) after another
+//   instance processed them, and carrying its stale transaction would commit their alerts twice
+//   (the zombie test saw it). Its tasks restore from what was committed instead.
+import type { TradewatchError } from '@tradewatch/shared/errors';
 import type {
   GroupConsumer,
-  GroupMetadata,
   KafkaAdmin,
   RecordBatch,
   TopicPartition,
@@ -81,9 +79,6 @@ export class StreamProcessor implements UserStateSource {
   private producerReady: Promise<void> = Promise.resolve();
   private stopping = false;
   private fatal = false;
-  /** A transaction refused for its generation, to go again once the member has a new one. */
-  private carried:
-    { group: GroupMetadata; commits: { task: PartitionTask; commit: TaskCommit }[] } | undefined;
 
   constructor(options: StreamProcessorOptions) {
     this.o = options;
@@ -190,32 +185,11 @@ export class StreamProcessor implements UserStateSource {
     if (this.fatal) return;
     await this.producerReady;
     const group = this.o.consumer.groupMetadata();
-    const carried = this.carried;
-    if (carried !== undefined) {
-      if (group.generationId === carried.group.generationId && group.memberId === carried.group.memberId) {
-        // Not rejoined yet: the same generation would be refused again.
-        this.scheduler.retryIn(50);
-        return;
-      }
-      this.carried = undefined;
-    }
-    // What the carried transaction held for partitions still running here goes first.
-    const byPartition = new Map<number, { task: PartitionTask; commit: TaskCommit }>();
-    for (const c of carried?.commits ?? []) {
-      if (c.task.state === 'running' && this.tasks.running(c.commit.partition) === c.task) {
-        byPartition.set(c.commit.partition, c);
-      }
-    }
+    const commits: { task: PartitionTask; commit: TaskCommit }[] = [];
     for (const task of this.tasks.allRunning()) {
-      const fresh = task.prepareCommit();
-      if (fresh === undefined) continue;
-      const before = byPartition.get(task.partition)?.commit;
-      byPartition.set(task.partition, {
-        task,
-        commit: before === undefined ? fresh : mergeCommits(before, fresh),
-      });
+      const commit = task.prepareCommit();
+      if (commit !== undefined) commits.push({ task, commit });
     }
-    const commits = [...byPartition.values()];
     if (commits.length === 0) return;
     const producer = this.producer;
     const started = performance.now();
@@ -238,15 +212,6 @@ export class StreamProcessor implements UserStateSource {
       await producer.commit();
     } catch (err) {
       await producer.abort().catch(() => undefined);
-      if (isGenerationRefusal(err) && !this.stopping) {
-        this.o.log.info(
-          { err, partitions: commits.map(({ commit }) => commit.partition) },
-          'transaction refused for its generation: carried to the next one',
-        );
-        this.carried = { group, commits };
-        this.scheduler.retryIn(50);
-        return;
-      }
       this.failed(
         classifyCommitFailure(
           err,
@@ -312,25 +277,3 @@ export class StreamProcessor implements UserStateSource {
     await this.producer.close().catch((err: unknown) => this.o.log.warn({ err }, 'producer close failed'));
   }
 }
-
-/** `a` then `b` of one partition, as one commit: everything of both, up to b's offset. */
-const mergeCommits = (a: TaskCommit, b: TaskCommit): TaskCommit => ({
-  partition: b.partition,
-  nextOffset: Math.max(a.nextOffset, b.nextOffset),
-  output: [...a.output, ...b.output],
-  changelog: [...a.changelog, ...b.changelog],
-  events: a.events + b.events,
-  duplicates: a.duplicates + b.duplicates,
-  alerts: a.alerts + b.alerts,
-  deadLetters: a.deadLetters + b.deadLetters,
-});
-
-/**
- * Offsets refused because the group has a newer generation (a rebalance this member is part
- * of), as opposed to this member being gone (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID): nothing of
- * the transaction was wrong but its generation.
- */
-const isGenerationRefusal = (err: unknown): boolean =>
-  err instanceof TradewatchError &&
-  err.code === 'KAFKA_GROUP_FENCED' &&
-  /ILLEGAL_GENERATION|REBALANCE_IN_PROGRESS/.test(err.message);

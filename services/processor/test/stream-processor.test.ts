@@ -254,7 +254,7 @@ test('failed transactions: their tasks restore from what was committed; the aler
   );
 });
 
-test('a rebalance while a transaction is open: refused for its generation, carried to the next one, nothing restores', async () => {
+test('a rebalance while a transaction is open: refused for its generation, it aborts, its tasks restore, nothing twice', async () => {
   const h = await setup(3);
   let rebalances = 0;
   await runToEnd(h, (round) => {
@@ -267,8 +267,10 @@ test('a rebalance while a transaction is open: refused for its generation, carri
   const got = committedAlertIds(h.broker);
   assert.equal(new Set(got).size, got.length, 'no alert twice');
   assert.deepEqual(got, h.expected);
+  // Nothing is carried into the next transaction (a zombie could carry a stale one): the refused
+  // transaction's partitions restore, each writing a marker again.
   const markers = h.broker.records('changelog').filter((r) => r.key?.[0] === 0).length;
-  assert.equal(markers, 3, 'no partition restored again: only the first restores wrote markers');
+  assert.ok(markers > 3, `the refused transactions' partitions restored (${markers} markers)`);
 });
 
 test('an expelled member: its transaction is refused and its tasks restore; nothing twice', async () => {
