@@ -2,7 +2,7 @@
 //
 //   compare — one topic of BENCH_COMPARE_EVENTS events (default 1,200,000) over
 //             BENCH_COMPARE_USERS users (40,000), read from the start by: one processor instance
-//             (exactly-once), the Kafka Streams peer of ../shared/peers/kstreams (exactly-once v2,
+//             (exactly-once), the Kafka Streams peer application (exactly-once v2,
 //             one thread), and two processor instances; each timed from start-up until its
 //             group has committed the end of every partition, as the peer's README says.
 //   restart — the two instances under BENCH_RESTART_RATE events/s (5,000): one is SIGKILLed and
