@@ -778,6 +778,15 @@ class PkGroupConsumer implements GroupConsumer {
   private owned = new Map<string, TopicPartition>();
   private lastMemberId: string | undefined;
   private handlers: GroupConsumerHandlers | undefined;
+  /** When the coordinator last answered this member (a heartbeat or a join). */
+  private lastContact = Date.now();
+  /**
+   * The member id and generation of the assignment this member knows. The library updates its
+   * own at the JoinGroup answer, before the SyncGroup that tells the assignment: offsets sent in
+   * between would carry a generation whose partitions this member has not yet heard of (and may
+   * no longer own) — an expelled member would commit what it applied meanwhile from stale state.
+   */
+  private known = { memberId: '', generationId: -1 };
   private closed = false;
   readonly failed: Promise<never>;
   private readonly fail: (err: unknown) => void;
@@ -809,6 +818,9 @@ class PkGroupConsumer implements GroupConsumer {
   async start(handlers: GroupConsumerHandlers): Promise<void> {
     this.handlers = handlers;
     this.consumer.on('consumer:group:join', () => this.assignmentChanged());
+    this.consumer.on('consumer:heartbeat:end', () => {
+      this.lastContact = Date.now();
+    });
     this.consumer.on('consumer:group:rebalance', () => this.assignmentChanged());
     // The library reports a rejoin that failed after its retries as an 'error' event, and stops
     // heartbeating: a passing failure (a coordinator moving, a broker paused) is rejoined here.
@@ -819,6 +831,7 @@ class PkGroupConsumer implements GroupConsumer {
       else this.fail(e);
     });
     this.consumer.topics.trackAll(...this.o.topics);
+    this.lastContact = Date.now();
     await retrying(`joining consumer group ${this.o.groupId}`, () => this.consumer.joinGroup({}));
     this.loop.start(
       (batch) => handlers.onRecords(batch),
@@ -864,9 +877,13 @@ class PkGroupConsumer implements GroupConsumer {
         current.set(tpKey(tp), tp);
       }
     }
-    // A new member id: this member was expelled and joined again; nothing it owned is still its.
-    const lost = this.lastMemberId !== undefined && this.lastMemberId !== memberId;
+    // A new member id, or no answer from the coordinator for a session (a process frozen past its
+    // session, a zombie, may be handed the same partitions back after another instance processed
+    // them): this member was expelled and joined again; nothing it owned is still its.
+    const lost = (this.lastMemberId !== undefined && this.lastMemberId !== memberId) || this.sessionExpired();
     this.lastMemberId = memberId;
+    this.lastContact = Date.now();
+    this.known = { memberId, generationId: this.consumer.generationId };
     const revoked = [...this.owned].filter(([k]) => lost || !current.has(k)).map(([, tp]) => tp);
     const added = [...current].filter(([k]) => lost || !this.owned.has(k)).map(([, tp]) => tp);
     this.owned = current;
@@ -876,6 +893,10 @@ class PkGroupConsumer implements GroupConsumer {
       handlers.onAssigned(added);
       if (this.o.startAt === 'committed') void this.startFromCommitted(added);
     }
+  }
+
+  private sessionExpired(): boolean {
+    return Date.now() - this.lastContact > (this.o.sessionTimeoutMs ?? 10000);
   }
 
   private async startFromCommitted(tps: TopicPartition[]): Promise<void> {
@@ -901,8 +922,8 @@ class PkGroupConsumer implements GroupConsumer {
   groupMetadata(): GroupMetadata {
     return {
       groupId: this.o.groupId,
-      memberId: this.consumer.memberId ?? '',
-      generationId: this.consumer.generationId,
+      memberId: this.known.memberId,
+      generationId: this.known.generationId,
       groupInstanceId: this.o.groupInstanceId ?? null,
     };
   }
