@@ -129,7 +129,17 @@ export const startChaosPipeline = async (
       config: { 'min.insync.replicas': '2', 'retention.ms': '-1' },
     },
   ];
-  await withAdmin(kafka, (admin) => admin.ensureTopics(specs));
+  // Asked again on failure: on a loaded machine ensureTopics can read a just-created topic's
+  // metadata before it exists ("Unknown topic"), and creating what exists is a no-op.
+  await waitUntil(
+    'the topics to be created',
+    async () => {
+      await withAdmin(kafka, (admin) => admin.ensureTopics(specs));
+      return true;
+    },
+    60000,
+    500,
+  );
   // A new topic reaches every broker's metadata a moment after it is created.
   const md = await waitUntil(
     "the topics in every broker's metadata",
@@ -202,9 +212,11 @@ export const startChaosPipeline = async (
   };
   specsOf.forEach((_, i) => supervise(i));
 
+  // SIGKILL: the run's topics and tables are thrown away, and a graceful stop of a gateway
+  // with a publish still outstanding waits its whole 15 s grace.
   const stop = async () => {
     stopping = true;
-    await Promise.all(services.map((s) => s.stop()));
+    await Promise.all(services.map((s) => s.kill()));
     if (process.env.KEEP_TEST_DATA === '1') return;
     await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
   };
@@ -605,7 +617,8 @@ export interface ExactnessReport {
  * Checks the outcome exactly: the events topic holds every accepted event (read_committed) and
  * nothing else; the alerts topic holds exactly the reference's alerts over the accepted events,
  * every field (detectedAt: between the trade's first POST and when the alert was read); the
- * archive holds exactly one row per distinct accepted event and per alert, equal field by field.
+ * archive holds exactly one row per distinct accepted event and per reference alert, equal field
+ * by field. Fails with every comparison that did not hold.
  * `batches` are the accepted batches of all game servers, each server's in posting order; the
  * servers' players are disjoint, so the rule sees each player's events in that order.
  */
@@ -618,32 +631,47 @@ export const assertExactlyOnce = async (
   assert.equal(byId.size, events.length, 'every generated eventId is distinct');
   const firstPost = new Map<string, number>();
   for (const b of batches) for (const e of b.events) firstPost.set(String(e.eventId), b.firstAttemptAt);
+  // Every comparison runs and every one that fails is reported: one run tells all that broke.
+  const failures: string[] = [];
+  const check = async (fn: () => unknown) => {
+    try {
+      await fn();
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
+  };
 
   // Durability: every event answered 202 is on the topic, and nothing that was not.
   const seen = new Map<string, number>();
-  await readTopicUntil(
-    p.kafka,
-    p.topics.events,
-    (records) => {
-      for (const r of records.splice(0)) {
-        const id = (JSON.parse(r.value!.toString()) as { eventId: string }).eventId;
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      }
-      return [...byId.keys()].every((id) => seen.has(id));
-    },
-    { timeoutMs: 120000 },
-  ).catch((err: unknown) => {
-    const missing = [...byId.keys()].filter((id) => !seen.has(id));
-    throw new Error(
-      `accepted events missing from ${p.topics.events}: ${missing.length} (${missing.slice(0, 5).join(', ')}): ${String(err)}`,
-    );
-  });
+  await check(() =>
+    readTopicUntil(
+      p.kafka,
+      p.topics.events,
+      (records) => {
+        for (const r of records.splice(0)) {
+          const id = (JSON.parse(r.value!.toString()) as { eventId: string }).eventId;
+          seen.set(id, (seen.get(id) ?? 0) + 1);
+        }
+        return [...byId.keys()].every((id) => seen.has(id));
+      },
+      { timeoutMs: 60000 },
+    ).catch(() => {
+      const missing = [...byId.keys()].filter((id) => !seen.has(id));
+      assert.fail(
+        `accepted events missing from the events topic: ${missing.length} (${missing.slice(0, 5).join(', ')})`,
+      );
+    }),
+  );
   const strangers = [...seen.keys()].filter((id) => !byId.has(id));
-  assert.deepEqual(strangers, [], 'the events topic holds nothing that was not accepted');
+  await check(() =>
+    assert.ok(
+      strangers.length === 0,
+      `the events topic holds ${strangers.length} events that were not accepted (${strangers.slice(0, 5).join(', ')})`,
+    ),
+  );
   const topicDuplicates = [...seen.values()].reduce((n, c) => n + c - 1, 0);
 
-  const reference = referenceAlerts(events);
-  const expected = reference.map((a) => ({
+  const expected = referenceAlerts(events).map((a) => ({
     ...a,
     rule: RULE_ID,
     ruleVersion: RULE_VERSION,
@@ -653,31 +681,36 @@ export const assertExactlyOnce = async (
   }));
 
   // The alerts topic, read_committed, until it has been quiet for 3 s with at least the expected.
-  let last = -1;
+  let records: readonly { value: Buffer | null }[] = [];
   let quietSince = Date.now();
-  const records = await readTopicUntil(
-    p.kafka,
-    p.topics.alerts,
-    (r) => {
-      if (r.length !== last) [last, quietSince] = [r.length, Date.now()];
-      return r.length >= expected.length && Date.now() - quietSince >= 3000;
-    },
-    { timeoutMs: 120000 },
+  await check(() =>
+    readTopicUntil(
+      p.kafka,
+      p.topics.alerts,
+      (r) => {
+        if (r.length !== records.length) quietSince = Date.now();
+        records = [...r];
+        return r.length >= expected.length && Date.now() - quietSince >= 3000;
+      },
+      { timeoutMs: 60000 },
+    ).catch(() => assert.fail(`the alerts topic held ${records.length} alerts, ${expected.length} expected`)),
   );
   const alerts = records.map((r) => decodeAlert(r.value!));
   const readAt = Date.now();
-  for (const a of alerts) {
-    const posted = firstPost.get(a.tradeEventId);
-    assert.ok(
-      posted !== undefined && a.detectedAt >= posted && a.detectedAt <= readAt,
-      `detectedAt of ${a.alertId} lies between the trade's first POST and now`,
-    );
-  }
-  assertSameRows(
-    alerts.map(({ detectedAt: _, ...rest }) => rest),
-    expected,
-    (a) => a.alertId,
-    'the alerts topic holds exactly the reference alerts',
+  await check(() => {
+    const off = alerts.filter((a) => {
+      const posted = firstPost.get(a.tradeEventId);
+      return posted === undefined || a.detectedAt < posted || a.detectedAt > readAt;
+    });
+    assert.ok(off.length === 0, `${off.length} alerts detected outside [their trade's first POST, now]`);
+  });
+  await check(() =>
+    assertSameRows(
+      alerts.map(({ detectedAt: _, ...rest }) => rest),
+      expected,
+      (a) => a.alertId,
+      'the alerts topic holds exactly the reference alerts',
+    ),
   );
 
   // The archive, after ReplacingMergeTree's FINAL.
@@ -689,28 +722,30 @@ export const assertExactlyOnce = async (
       const [a] = await clickhouse<{ c: string }>(`SELECT count() AS c FROM ${db}.alerts FINAL`);
       return Number(e!.c) >= byId.size && Number(a!.c) >= expected.length;
     },
-    120000,
+    60000,
     500,
-  );
+  ).catch(() => undefined); // what is there is compared below
   const rows = await clickhouse<Record<string, unknown>>(
     `SELECT eventId, type, userId, tsMs, ip, amountMicros, currency, itemId, gameServerId
      FROM ${db}.events FINAL`,
   );
-  assertSameRows(
-    rows,
-    [...byId.values()].map((e) => ({
-      eventId: e.eventId,
-      type: e.type,
-      userId: e.userId,
-      tsMs: String(e.ts),
-      ip: e.ip ?? '',
-      amountMicros: e.type === 'trade' ? String(Math.round(e.amount * 1e6)) : '0',
-      currency: e.type === 'trade' ? (e.currency ?? '') : '',
-      itemId: e.type === 'trade' ? (e.itemId ?? '') : '',
-      gameServerId: GAME_SERVER,
-    })),
-    (r) => String(r.eventId),
-    'the archive holds one row per distinct accepted event, equal to it',
+  await check(() =>
+    assertSameRows(
+      rows,
+      [...byId.values()].map((e) => ({
+        eventId: e.eventId,
+        type: e.type,
+        userId: e.userId,
+        tsMs: String(e.ts),
+        ip: e.ip ?? '',
+        amountMicros: e.type === 'trade' ? String(Math.round(e.amount * 1e6)) : '0',
+        currency: e.type === 'trade' ? (e.currency ?? '') : '',
+        itemId: e.type === 'trade' ? (e.itemId ?? '') : '',
+        gameServerId: GAME_SERVER,
+      })),
+      (r) => String(r.eventId),
+      'the archive holds one row per distinct accepted event, equal to it',
+    ),
   );
   const alertRows = await clickhouse<Record<string, unknown>>(
     `SELECT alertId, rule, ruleVersion, userId, tradeEventId, tradeTsMs, amountMicros, baselineMicros,
@@ -719,31 +754,38 @@ export const assertExactlyOnce = async (
   );
   // ClickHouse 18.16 reads and prints Float64 to within a unit in the last place (13.69555689889678
   // comes back as 13.695556898896779): factor is compared on its own, to 1e-12.
-  const factors = new Map(alerts.map((a) => [a.alertId, a.factor]));
-  const offFactor = alertRows.filter((r) => {
-    const want = factors.get(String(r.alertId));
-    return want === undefined || Math.abs(Number(r.factor) - want) > 1e-12 * Math.abs(want);
+  const factors = new Map(expected.map((a) => [a.alertId, a.factor]));
+  await check(() => {
+    const off = alertRows.filter((r) => {
+      const want = factors.get(String(r.alertId));
+      return want !== undefined && Math.abs(Number(r.factor) - want) > 1e-12 * Math.abs(want);
+    });
+    assert.ok(off.length === 0, `${off.length} archived factors differ: ${JSON.stringify(off.slice(0, 3))}`);
   });
-  assert.deepEqual(offFactor, [], "archived factors are the alerts' factors");
-  assertSameRows(
-    alertRows.map(({ factor: _, ...rest }) => rest),
-    alerts.map((a) => ({
-      alertId: a.alertId,
-      rule: a.rule,
-      ruleVersion: a.ruleVersion,
-      userId: a.userId,
-      tradeEventId: a.tradeEventId,
-      tradeTsMs: String(a.tradeTs),
-      amountMicros: String(Math.round(a.amount * 1e6)),
-      baselineMicros: String(Math.round(a.baseline * 1e6)),
-      ip: a.ip,
-      knownIps: a.knownIps,
-      previousTrades: a.previousTrades,
-      gameServerId: a.gameServerId,
-      detectedAtMs: String(a.detectedAt),
-    })),
-    (r) => String(r.alertId),
-    'the archive holds one row per alert on the topic, equal to it',
+  // detectedAt is the processor's: the archive's is the one on the topic.
+  const detectedAt = new Map(alerts.map((a) => [a.alertId, String(a.detectedAt)]));
+  await check(() =>
+    assertSameRows(
+      alertRows.map(({ factor: _, ...rest }) => rest),
+      expected.map((a) => ({
+        alertId: a.alertId,
+        rule: a.rule,
+        ruleVersion: a.ruleVersion,
+        userId: a.userId,
+        tradeEventId: a.tradeEventId,
+        tradeTsMs: String(a.tradeTs),
+        amountMicros: String(Math.round(a.amount * 1e6)),
+        baselineMicros: String(Math.round(a.baseline * 1e6)),
+        ip: a.ip,
+        knownIps: a.knownIps,
+        previousTrades: a.previousTrades,
+        gameServerId: a.gameServerId,
+        detectedAtMs: detectedAt.get(a.alertId) ?? 'not on the topic',
+      })),
+      (r) => String(r.alertId),
+      'the archive holds one row per reference alert, equal to it (detectedAt as on the topic)',
+    ),
   );
+  if (failures.length > 0) assert.fail(failures.join('\n'));
   return { events: byId.size, alerts: alerts.length, topicDuplicates };
 };
