@@ -169,6 +169,8 @@ export const startChaosPipeline = async (
     GATEWAY_TOKENS: `${GAME_SERVER}:${TOKEN}`,
     GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
     GATEWAY_REDIS_KEY_PREFIX: `tw:${id}:`,
+    // The ledger keys of a run (tens of thousands in the shared Redis) expire soon after it.
+    GATEWAY_IDEMPOTENCY_WINDOW_SEC: '900',
   };
   const gatewayPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
