@@ -1,7 +1,7 @@
 // The desk's users and their roles, from `name:role:token,...` (a token may be given as
 // sha256:<hex>, so the configuration need not hold it). Tokens are kept and compared as SHA-256
 // digests in constant time; no token, nor any part of one, appears in an error or a log. Pure.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerToken, findByToken, isHashedSecret, secretDigest } from '@tradewatch/shared/secrets';
 import type { Role } from './api-types.ts';
 
 export const ROLES: readonly Role[] = ['viewer', 'analyst', 'admin'];
@@ -18,8 +18,6 @@ export const can = (role: Role, action: 'read' | 'label' | 'manage_rules'): bool
 
 export const DEMO_USERS =
   'demo-viewer:viewer:demo-viewer-token,demo-analyst:analyst:demo-analyst-token,demo-admin:admin:demo-admin-token';
-
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
@@ -41,10 +39,9 @@ export const parseUsers = (text: string): DeskUser[] => {
       if (!(ROLES as readonly string[]).includes(role)) {
         throw new Error(`entry ${i + 1} (${name}): role must be one of ${ROLES.join(', ')}`);
       }
-      const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(secret);
-      if (!hashed && secret.length < 8)
+      if (!isHashedSecret(secret) && secret.length < 8)
         throw new Error(`entry ${i + 1} (${name}): a token has at least 8 characters`);
-      return { name, role: role as Role, digest: hashed ? Buffer.from(hashed[1]!, 'hex') : sha256(secret) };
+      return { name, role: role as Role, digest: secretDigest(secret) };
     });
   if (users.length === 0) throw new Error('no users given');
   const names = new Set<string>();
@@ -66,9 +63,7 @@ export const authenticateToken = (
   name?: string,
 ): DeskUser | undefined => {
   if (token.length === 0 || token.length > 512) return undefined;
-  const digest = sha256(token);
-  let found: DeskUser | undefined;
-  for (const u of users) if (timingSafeEqual(u.digest, digest) && found === undefined) found = u;
+  const found = findByToken(users, token);
   return found !== undefined && (name === undefined || found.name === name) ? found : undefined;
 };
 
@@ -77,6 +72,6 @@ export const authenticateBearer = (
   users: readonly DeskUser[],
   header: string | undefined,
 ): DeskUser | undefined => {
-  const m = header === undefined ? null : /^Bearer[ ]+(\S{1,512})$/i.exec(header);
-  return m ? authenticateToken(users, m[1]!) : undefined;
+  const token = bearerToken(header);
+  return token === undefined ? undefined : authenticateToken(users, token);
 };

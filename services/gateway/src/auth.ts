@@ -6,7 +6,7 @@
 // validated and answered like live ones but never reach detection or the archive (ports.ts,
 // IngestMode). No token, and no part of one, ever appears in an error message or a log. Pure: no
 // I/O.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerToken, findByToken, secretDigest } from '@tradewatch/shared/secrets';
 import type { Caller } from './ports.ts';
 
 export interface TokenEntry {
@@ -14,8 +14,6 @@ export interface TokenEntry {
   sandbox: boolean;
   digest: Buffer;
 }
-
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 const SANDBOX = 'sandbox:';
 
@@ -36,8 +34,7 @@ export const parseTokens = (text: string): TokenEntry[] => {
           'each entry must be serverId:token or serverId:sandbox:token, with a serverId of A-Z a-z 0-9 . _ - (at most 64)',
         );
       }
-      const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(secret);
-      return { gameServerId, sandbox, digest: hashed ? Buffer.from(hashed[1]!, 'hex') : sha256(secret) };
+      return { gameServerId, sandbox, digest: secretDigest(secret) };
     });
   if (entries.length === 0) throw new Error('no tokens given');
   const owners = new Map<string, TokenEntry>();
@@ -63,11 +60,8 @@ export const authenticate = (
   tokens: readonly TokenEntry[],
   authorization: string | undefined,
 ): Caller | undefined => {
-  const m = authorization === undefined ? null : /^Bearer[ ]+(\S{1,512})$/i.exec(authorization);
-  if (!m) return undefined;
-  const digest = sha256(m[1]!);
-  let found: TokenEntry | undefined;
-  for (const t of tokens) if (timingSafeEqual(t.digest, digest) && found === undefined) found = t;
+  const token = bearerToken(authorization);
+  const found = token === undefined ? undefined : findByToken(tokens, token);
   return found === undefined
     ? undefined
     : { gameServerId: found.gameServerId, mode: found.sandbox ? 'sandbox' : 'live' };
