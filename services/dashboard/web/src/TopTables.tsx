@@ -1,6 +1,49 @@
 // The most flagged users (click: open the user) and game servers (click: filter the feed on it).
 import type { Overview } from '../../src/api-types.ts';
 
+interface TopRow {
+  name: string;
+  alerts: number;
+}
+
+/** One overview card: names with their alert counts, each name a button. */
+function TopTable({
+  title,
+  rows,
+  hint,
+  onPick,
+}: {
+  title: string;
+  rows: TopRow[];
+  hint?: string;
+  onPick: (name: string) => void;
+}) {
+  return (
+    <section className="overview-card top-table">
+      <h3>{title}</h3>
+      <table>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.name}>
+              <td>
+                <button type="button" className="link" title={hint} onClick={() => onPick(r.name)}>
+                  {r.name}
+                </button>
+              </td>
+              <td className="num">{r.alerts}</td>
+            </tr>
+          ))}
+          {rows.length === 0 && (
+            <tr>
+              <td className="muted">none yet</td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 export function TopUsersTable({
   users,
   onOpenUser,
@@ -9,28 +52,11 @@ export function TopUsersTable({
   onOpenUser: (userId: string) => void;
 }) {
   return (
-    <section className="overview-card top-table">
-      <h3>Top flagged users</h3>
-      <table>
-        <tbody>
-          {users.map((u) => (
-            <tr key={u.userId}>
-              <td>
-                <button type="button" className="link" onClick={() => onOpenUser(u.userId)}>
-                  {u.userId}
-                </button>
-              </td>
-              <td className="num">{u.alerts}</td>
-            </tr>
-          ))}
-          {users.length === 0 && (
-            <tr>
-              <td className="muted">none yet</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-    </section>
+    <TopTable
+      title="Top flagged users"
+      rows={users.map((u) => ({ name: u.userId, alerts: u.alerts }))}
+      onPick={onOpenUser}
+    />
   );
 }
 
@@ -42,32 +68,11 @@ export function TopGameServersTable({
   onFilter: (gameServerId: string) => void;
 }) {
   return (
-    <section className="overview-card top-table">
-      <h3>Top game servers</h3>
-      <table>
-        <tbody>
-          {servers.map((s) => (
-            <tr key={s.gameServerId}>
-              <td>
-                <button
-                  type="button"
-                  className="link"
-                  title="show only this server's alerts"
-                  onClick={() => onFilter(s.gameServerId)}
-                >
-                  {s.gameServerId}
-                </button>
-              </td>
-              <td className="num">{s.alerts}</td>
-            </tr>
-          ))}
-          {servers.length === 0 && (
-            <tr>
-              <td className="muted">none yet</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-    </section>
+    <TopTable
+      title="Top game servers"
+      rows={servers.map((s) => ({ name: s.gameServerId, alerts: s.alerts }))}
+      hint="show only this server's alerts"
+      onPick={onFilter}
+    />
   );
 }
