@@ -2,13 +2,8 @@
 // joining a consumer group: what a live view needs (the fraud desk's alert feed). A partition
 // reader of the Kafka port starts each partition exactly at its start offset, so callers see each
 // partition from there, in offset order.
-import type { KafkaAdmin, KafkaClient, Watermarks } from './kafka-port.ts';
+import type { KafkaClient } from './kafka-port.ts';
 import type { Logger } from './logger.ts';
-
-export type { Watermarks };
-
-export const topicWatermarks = (admin: KafkaAdmin, topic: string): Promise<Watermarks[]> =>
-  admin.watermarks(topic);
 
 export interface TailRecord {
   topic: string;
@@ -20,36 +15,25 @@ export interface TailRecord {
 
 export interface TailSpec {
   topic: string;
-  /** Where to start each partition, given its watermarks. */
-  startAt: (w: Watermarks) => number;
+  /** Where each partition starts, by partition (the caller knows the watermarks it chose from). */
+  from: readonly number[];
 }
 
 export interface TopicTail {
-  /** The offset each partition started at, by topic. */
-  readonly starts: ReadonlyMap<string, readonly number[]>;
   stop(): Promise<void>;
 }
 
 /**
  * Starts reading `specs` (read_committed) and calls `onRecords` with each fetched batch, in
- * offset order within a partition. Resolves once reading started, with the start offsets.
+ * offset order within a partition.
  */
-export const tailTopics = async (opts: {
+export const tailTopics = (opts: {
   kafka: KafkaClient;
-  admin: KafkaAdmin;
   log: Logger;
   specs: readonly TailSpec[];
   onRecords: (records: TailRecord[]) => void;
   maxWaitMs?: number;
-}): Promise<TopicTail> => {
-  const starts = new Map<string, number[]>();
-  for (const spec of opts.specs) {
-    const marks = await topicWatermarks(opts.admin, spec.topic);
-    starts.set(
-      spec.topic,
-      marks.map((w) => Math.min(w.high, Math.max(w.low, spec.startAt(w)))),
-    );
-  }
+}): TopicTail => {
   const reader = opts.kafka.partitionReader({ maxWaitMs: opts.maxWaitMs ?? 100 });
   reader.failed.catch((err: unknown) => opts.log.error({ err }, 'tail reader failed'));
   reader.start((batch) => {
@@ -64,8 +48,8 @@ export const tailTopics = async (opts: {
       })),
     );
   });
-  for (const [topic, offsets] of starts) {
-    offsets.forEach((offset, partition) => reader.assign({ topic, partition }, offset));
+  for (const { topic, from } of opts.specs) {
+    from.forEach((offset, partition) => reader.assign({ topic, partition }, offset));
   }
-  return { starts, stop: () => reader.close() };
+  return { stop: () => reader.close() };
 };

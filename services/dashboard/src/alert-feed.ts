@@ -4,7 +4,7 @@
 // end of each partition (the archive has the rest); labels from the beginning, since the desk
 // shows every alert with all its labels.
 import type { KafkaAdmin, KafkaClient } from '@tradewatch/shared/kafka-port';
-import { tailTopics, type TailRecord, type TopicTail, topicWatermarks } from '@tradewatch/shared/kafka-tail';
+import { tailTopics, type TailRecord, type TopicTail } from '@tradewatch/shared/kafka-tail';
 import { decodeAlert, type Alert } from '@tradewatch/shared/alerts';
 import { decodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
 import type { Logger } from '@tradewatch/shared/logger';
@@ -137,8 +137,8 @@ export const startAlertFeed = async (o: {
   capacity: number;
   startTimeoutMs?: number;
 }): Promise<RunningFeed> => {
-  const alertMarks = await topicWatermarks(o.admin, o.alertsTopic);
-  const labelMarks = await topicWatermarks(o.admin, o.labelsTopic);
+  const alertMarks = await o.admin.watermarks(o.alertsTopic);
+  const labelMarks = await o.admin.watermarks(o.labelsTopic);
   const perPartition = Math.max(1, Math.floor((o.capacity * 0.8) / Math.max(1, alertMarks.length)));
   const feed = new AlertFeed({
     capacity: o.capacity,
@@ -156,13 +156,12 @@ export const startAlertFeed = async (o: {
   let resolveLoaded: () => void = () => undefined;
   const labelsLoaded = new Promise<void>((resolve) => (resolveLoaded = resolve));
   if (loaded()) resolveLoaded();
-  const tail: TopicTail = await tailTopics({
+  const tail: TopicTail = tailTopics({
     kafka: o.kafka,
-    admin: o.admin,
     log: o.log,
     specs: [
-      { topic: o.alertsTopic, startAt: (w) => feed.log.firstHeld().alerts[w.partition] ?? w.low },
-      { topic: o.labelsTopic, startAt: (w) => w.low },
+      { topic: o.alertsTopic, from: feed.log.firstHeld().alerts },
+      { topic: o.labelsTopic, from: labelMarks.map((w) => w.low) },
     ],
     onRecords: (records) => {
       for (const r of records) {

@@ -2,7 +2,6 @@
 // (its end offsets; the gateway's producer is not transactional, so each offset is one event),
 // alerts from the committed alerts the feed reads. Five minutes are kept.
 import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
-import { topicWatermarks } from '@tradewatch/shared/kafka-tail';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { RatePoint } from './api-types.ts';
 
@@ -50,7 +49,7 @@ export class LiveRates implements RateSource {
     if (this.sampling) return;
     this.sampling = true;
     try {
-      const marks = await topicWatermarks(this.o.admin, this.o.eventsTopic);
+      const marks = await this.o.admin.watermarks(this.o.eventsTopic);
       const now = {
         at: Date.now(),
         events: marks.reduce((n, w) => n + w.high, 0),

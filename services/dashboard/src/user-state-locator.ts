@@ -6,7 +6,6 @@
 // owner is restoring it, the answer says so instead of guessing.
 import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
-import { topicWatermarks } from '@tradewatch/shared/kafka-tail';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { OwnerStatus, UserLiveState } from './api-types.ts';
 
@@ -52,7 +51,7 @@ export class GroupUserStateLocator implements UserStateLocator {
 
   private async partitionCount(): Promise<number> {
     if (this.partitions === undefined || Date.now() - this.partitions.at > PARTITIONS_TTL_MS) {
-      const marks = await topicWatermarks(this.admin, this.eventsTopic);
+      const marks = await this.admin.watermarks(this.eventsTopic);
       this.partitions = { n: marks.length, at: Date.now() };
     }
     return this.partitions.n;
