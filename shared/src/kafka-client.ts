@@ -1096,7 +1096,15 @@ class PkAdmin implements KafkaAdmin {
     return retrying(
       `reading committed offsets of group ${groupId}`,
       async () => {
-        const [g] = await this.admin.listConsumerGroupOffsets({ groups: [groupId], requireStable: true });
+        // Name every partition: asked for "all offsets", a coordinator leaves out a partition whose only
+        // offset is still pending in a transaction, where it answers UNSTABLE_OFFSET_COMMIT (retried)
+        // for a partition named in the request.
+        const n = await this.partitionCount(topic);
+        const partitionIndexes = Array.from({ length: n }, (_, i) => i);
+        const [g] = await this.admin.listConsumerGroupOffsets({
+          groups: [{ groupId, topics: [{ name: topic, partitionIndexes }] }],
+          requireStable: true,
+        });
         const out = new Map<number, number>();
         for (const t of g?.topics ?? []) {
           if (t.name !== topic) continue;
