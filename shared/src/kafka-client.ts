@@ -489,6 +489,13 @@ const OFFSET_OUT_OF_RANGE = 1;
  * position, one request per leader; each partition's batch is handed on and the next fetch
  * waits until every handler of the previous one returned.
  */
+/** A batch handler's own failure, carried out of the fetch loop's retrying of broker failures. */
+class HandlerFailure extends Error {
+  constructor(cause: unknown) {
+    super('a batch handler failed', { cause });
+  }
+}
+
 class FetchLoop {
   private readonly consumer: Consumer;
   private readonly positions = new Map<string, Position>();
@@ -571,45 +578,62 @@ class FetchLoop {
   }
 
   private async run(deliver: (batch: RecordBatch) => Promise<void> | void): Promise<void> {
+    // One fetch ahead: the next round's Fetch is on the wire while the handler works on this
+    // round's batches, and its answer is accepted only once they are done (in order, and after any
+    // pause, seek or revocation the handler made). At most one round is held beyond the handler's.
+    let delivering: Promise<void> = Promise.resolve();
+    let deliveryFailure: { err: unknown } | undefined;
+    const settle = async (): Promise<void> => {
+      await delivering;
+      // A handler's failure is its own, not the broker's: it ends the loop, never retried here.
+      if (deliveryFailure !== undefined) throw new HandlerFailure(deliveryFailure.err);
+    };
     let refresh = false;
-    while (this.running) {
-      const wanted = [...this.positions.values()].filter((p) => !p.paused);
-      if (wanted.length === 0) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          setTimeout(resolve, 1000).unref();
-        });
-        this.wake = undefined;
-        continue;
-      }
-      try {
-        const topics = [...new Set(wanted.map((p) => p.tp.topic))];
-        const metadata = await this.consumer.metadata({ topics, forceUpdate: refresh });
-        refresh = false;
-        const byNode = new Map<number, Position[]>();
-        for (const p of wanted) {
-          const leader = metadata.topics.get(p.tp.topic)?.partitions[p.tp.partition]?.leader;
-          if (leader === undefined || leader < 0) {
-            refresh = true;
-            continue;
+    try {
+      while (this.running) {
+        const wanted = [...this.positions.values()].filter((p) => !p.paused);
+        if (wanted.length === 0) {
+          await settle();
+          if ([...this.positions.values()].some((p) => !p.paused)) continue;
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            setTimeout(resolve, 1000).unref();
+          });
+          this.wake = undefined;
+          continue;
+        }
+        try {
+          const topics = [...new Set(wanted.map((p) => p.tp.topic))];
+          const metadata = await this.consumer.metadata({ topics, forceUpdate: refresh });
+          refresh = false;
+          const byNode = new Map<number, Position[]>();
+          for (const p of wanted) {
+            const leader = metadata.topics.get(p.tp.topic)?.partitions[p.tp.partition]?.leader;
+            if (leader === undefined || leader < 0) {
+              refresh = true;
+              continue;
+            }
+            let list = byNode.get(leader);
+            if (list === undefined) byNode.set(leader, (list = []));
+            list.push(p);
           }
-          let list = byNode.get(leader);
-          if (list === undefined) byNode.set(leader, (list = []));
-          list.push(p);
-        }
-        const idToTopic = new Map<string, string>();
-        for (const t of topics) {
-          const id = metadata.topics.get(t)?.id;
-          if (id !== undefined) idToTopic.set(id, t);
-        }
-        const deliveries: Promise<void>[] = [];
-        await Promise.all(
-          [...byNode].map(async ([node, list]) => {
-            const asked = list.map((p) => ({ p, offset: p.offset, epoch: p.epoch }));
-            const response = await this.fetchNode(node, asked, metadata.topics);
+          const idToTopic = new Map<string, string>();
+          for (const t of topics) {
+            const id = metadata.topics.get(t)?.id;
+            if (id !== undefined) idToTopic.set(id, t);
+          }
+          const answers = await Promise.all(
+            [...byNode].map(async ([node, list]) => {
+              const asked = list.map((p) => ({ p, offset: p.offset, epoch: p.epoch }));
+              return { asked, response: await this.fetchNode(node, asked, metadata.topics) };
+            }),
+          );
+          await settle();
+          const deliveries: Promise<void>[] = [];
+          for (const { asked, response } of answers) {
             if (response === undefined) {
               refresh = true;
-              return;
+              continue;
             }
             for (const t of response.responses) {
               const topic = idToTopic.get(t.topicId) ?? t.topicId;
@@ -619,23 +643,34 @@ class FetchLoop {
                 );
                 if (a === undefined) continue;
                 const batch = await this.accept(a, part);
-                if (batch !== undefined) deliveries.push(Promise.resolve(deliver(batch)));
+                if (batch === undefined) continue;
+                // Called now, in order; a handler that throws rejects its own delivery.
+                deliveries.push((async () => deliver(batch))());
               }
             }
-          }),
-        );
-        await Promise.all(deliveries);
-        this.failures = 0;
-      } catch (err) {
-        if (!this.running) return;
-        // Fetching changes nothing: whatever failed (a broker paused or gone, leadership moving)
-        // is tried again, with fresh metadata, for about two minutes before it counts as fatal.
-        const e = classifyKafkaError(err, 'fetching');
-        if (++this.failures > 60) throw e;
-        refresh = true;
-        await sleep(Math.min(100 * 2 ** this.failures, 2000));
+          }
+          delivering = Promise.all(deliveries).then(
+            () => undefined,
+            (err: unknown) => {
+              deliveryFailure ??= { err };
+            },
+          );
+          this.failures = 0;
+        } catch (err) {
+          if (err instanceof HandlerFailure) throw err.cause;
+          if (!this.running) return;
+          // Fetching changes nothing: whatever failed (a broker paused or gone, leadership moving)
+          // is tried again, with fresh metadata, for about two minutes before it counts as fatal.
+          const e = classifyKafkaError(err, 'fetching');
+          if (++this.failures > 60) throw e;
+          refresh = true;
+          await sleep(Math.min(100 * 2 ** this.failures, 2000));
+        }
       }
+    } finally {
+      await delivering;
     }
+    if (deliveryFailure !== undefined) throw deliveryFailure.err;
   }
 
   /** One Fetch to `node`; a response with partition errors still carries the other partitions. */
