@@ -254,7 +254,10 @@ try {
   );
   const gatewayPort = await freePort();
   const url = `http://127.0.0.1:${gatewayPort}`;
-  gateway = spawn(process.execPath, [join(ROOT, 'services/gateway/src/main.ts')], {
+  // BENCH_GATEWAY_CPU_PROF=<dir>: the gateway writes a V8 CPU profile of the whole run there.
+  const profile = process.env.BENCH_GATEWAY_CPU_PROF;
+  const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
+  gateway = spawn(process.execPath, [...nodeArgs, join(ROOT, 'services/gateway/src/main.ts')], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
