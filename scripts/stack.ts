@@ -84,7 +84,7 @@ const createTopics = () =>
       {
         topic: eventsTopic,
         partitions: eventsPartitions,
-        config: { 'retention.ms': String(7 * 24 * 3600 * 1000), 'min.insync.replicas': '1' },
+        config: { 'retention.ms': String(7 * 24 * 3600 * 1000) },
       },
       {
         topic: alertsTopic,

@@ -1041,7 +1041,8 @@ class PkAdmin implements KafkaAdmin {
           await this.admin.createTopics({
             topics: [s.topic],
             partitions: s.partitions,
-            replicas: s.replicationFactor ?? 1,
+            // Unset: the broker's default.replication.factor (3 on the three-broker cluster).
+            replicas: s.replicationFactor ?? -1,
             configs: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
           });
         } catch (err) {

@@ -155,7 +155,9 @@ export interface Watermarks {
 export interface TopicSpec {
   topic: string;
   partitions: number;
+  /** Unset: the broker's default (`default.replication.factor`). */
   replicationFactor?: number;
+  /** Topic configs; unset ones (min.insync.replicas among them) are the broker's defaults. */
   config?: Record<string, string>;
 }
 
