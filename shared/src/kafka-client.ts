@@ -24,8 +24,9 @@ import {
   Consumer,
   FetchIsolationLevels,
   ListOffsetTimestamps,
-  Producer as PkProducer,
+  Producer as LibraryProducer,
   compatibilityPartitioner,
+  kGetBootstrapConnection,
 } from '@platformatic/kafka';
 import { TradewatchError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -63,7 +64,10 @@ export interface KafkaClientOptions {
   logger: Logger;
   /** Connection timeout, ms. */
   connectTimeoutMs?: number;
-  /** Longest wait for one request, ms. */
+  /**
+   * What a broker is asked to wait for one request (10 s by default); the client waits a second
+   * longer for the answer, then drops the connection and retries with fresh metadata.
+   */
   requestTimeoutMs?: number;
 }
 
@@ -173,9 +177,23 @@ const retrying = async <T>(what: string, fn: () => Promise<T>, deadlineMs = 3000
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The library has two timeouts: `timeout`, what a broker is asked to wait (for the in-sync
+ * replicas of a produce, say), and `requestTimeout`, how long the client waits for any answer
+ * before it drops the connection and retries with fresh metadata. Left at its 30 s default, a
+ * request to a broker that froze (SIGSTOP, a stalled disk) hangs 30 s although leadership moved
+ * after the broker's session timeout; so the client waits as long as the broker is asked to,
+ * plus a second for the answer to arrive.
+ */
+const requestTimeouts = (ms: number) => ({ timeout: ms, requestTimeout: ms + 1000 });
+
 /** 100 ms doubling to 5 s: what a producer that outlasts a broker restart waits between retries. */
 const slowRetryDelay = (_client: unknown, _op: string, attempt: number): number =>
   Math.min(100 * 2 ** Math.max(0, attempt - 1), 5000);
+
+/** 10, 20, 40 … 640 ms, then 1 s: about 20 s over 25 retries. */
+const transactionRetryDelay = (_client: unknown, _op: string, attempt: number): number =>
+  Math.min(10 * 2 ** Math.max(0, attempt - 1), 1000);
 
 /** Backs off 10, 20, 40 … 500 ms: CONCURRENT_TRANSACTIONS clears within milliseconds. */
 const retryDelay = (_client: unknown, _op: string, attempt: number): number =>
@@ -216,6 +234,39 @@ const toPkMessage = (r: OutgoingRecord): PkMessage => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Brokers asked in turn
+
+// The library asks for metadata (and API versions) on the first broker of its list (the
+// bootstrap brokers, then the discovered ones) that it can connect to, and a retry inside a
+// send asks again with attempt 0: the same broker. A broker that froze (SIGSTOP, a stalled disk)
+// still accepts connections, so every refresh would wait out the request timeout on it, until it
+// came back, although its partitions had new leaders after its session timeout. These subclasses
+// start each question one broker further along the list: one that timed out on a frozen broker
+// is asked of the next.
+type BootstrapCallback = Parameters<Admin[typeof kGetBootstrapConnection]>[0];
+
+class TurningAdmin extends Admin {
+  private turn = 0;
+  override [kGetBootstrapConnection](callback: BootstrapCallback, attempt = 0): void {
+    super[kGetBootstrapConnection](callback, attempt + this.turn++);
+  }
+}
+
+class PkProducer extends LibraryProducer<Buffer, Buffer, string, Buffer> {
+  private turn = 0;
+  override [kGetBootstrapConnection](callback: BootstrapCallback, attempt = 0): void {
+    super[kGetBootstrapConnection](callback, attempt + this.turn++);
+  }
+}
+
+class TurningConsumer extends Consumer {
+  private turn = 0;
+  override [kGetBootstrapConnection](callback: BootstrapCallback, attempt = 0): void {
+    super[kGetBootstrapConnection](callback, attempt + this.turn++);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The client
 
 export const createKafkaClient = (opts: KafkaClientOptions): KafkaClient => new PkKafkaClient(opts);
@@ -235,28 +286,51 @@ class PkKafkaClient implements KafkaClient {
       clientId: `${this.o.clientId}-${kind}-${++this.clients}`,
       bootstrapBrokers: [...this.o.brokers],
       connectTimeout: this.o.connectTimeoutMs ?? 3000,
-      timeout: this.o.requestTimeoutMs ?? 30000,
+      ...requestTimeouts(this.o.requestTimeoutMs ?? 10000),
       retries: 5,
       retryDelay,
     };
   }
 
+  /**
+   * Logs the retries the library makes (operation, attempt, delay): a broker failure shows in
+   * the log as the retries it caused, each operation's bounded by its retry count. The first two
+   * of an operation are debug: a transaction's first AddPartitionsToTxn after a commit is
+   * routinely answered CONCURRENT_TRANSACTIONS once or twice.
+   */
+  watched<T extends Admin | LibraryProducer<Buffer, Buffer, string, Buffer> | Consumer>(c: T): T {
+    const log = this.o.logger.child({ module: 'kafka', client: c.clientId });
+    c.on(
+      'client:performWithRetry:retry',
+      (operation: string, attempt: number, retries: number, delayMs: number) => {
+        const n = attempt + 1;
+        log[n <= 2 ? 'debug' : 'warn'](
+          { operation, attempt: n, retries, delayMs },
+          'kafka request failed, retrying',
+        );
+      },
+    );
+    return c;
+  }
+
   admin(): KafkaAdmin {
-    return new PkAdmin(new Admin(this.base('admin')));
+    return new PkAdmin(this.watched(new TurningAdmin(this.base('admin'))));
   }
 
   producer(opts: ProducerOptions = {}): Producer {
-    const p = new PkProducer<Buffer, Buffer, string, Buffer>({
-      ...this.base('producer'),
-      ...(opts.requestTimeoutMs === undefined ? {} : { timeout: opts.requestTimeoutMs }),
-      ...(opts.retries === undefined ? {} : { retries: opts.retries, retryDelay: slowRetryDelay }),
-      idempotent: true,
-      acks: -1,
-      compression: opts.compression ?? 'none',
-      partitioner: compatibilityPartitioner,
-      autocreateTopics: false,
-      serializers,
-    });
+    const p = this.watched(
+      new PkProducer({
+        ...this.base('producer'),
+        ...(opts.requestTimeoutMs === undefined ? {} : requestTimeouts(opts.requestTimeoutMs)),
+        ...(opts.retries === undefined ? {} : { retries: opts.retries, retryDelay: slowRetryDelay }),
+        idempotent: true,
+        acks: -1,
+        compression: opts.compression ?? 'none',
+        partitioner: compatibilityPartitioner,
+        autocreateTopics: false,
+        serializers,
+      }),
+    );
     return {
       // On a cluster of several brokers, one request per partition (records without one go
       // together): the library routes a request by its first record's partition and, retrying,
@@ -315,11 +389,11 @@ const baseOffsets = (offsets: readonly { topic: string; partition: number; offse
 // ---------------------------------------------------------------------------------------------
 // Transactions
 
-type PkTransaction = Awaited<ReturnType<PkProducer<Buffer, Buffer, string, Buffer>['beginTransaction']>>;
+type PkTransaction = Awaited<ReturnType<PkProducer['beginTransaction']>>;
 
 class PkTransactionalProducer implements TransactionalProducer {
   readonly transactionalId: string;
-  private readonly producer: PkProducer<Buffer, Buffer, string, Buffer>;
+  private readonly producer: PkProducer;
   private readonly client: PkKafkaClient;
   private txn: PkTransaction | undefined;
   /** Whether the open transaction has anything in it at the broker. */
@@ -329,18 +403,24 @@ class PkTransactionalProducer implements TransactionalProducer {
   constructor(client: PkKafkaClient, opts: TransactionalProducerOptions) {
     this.client = client;
     this.transactionalId = opts.transactionalId;
-    this.producer = new PkProducer<Buffer, Buffer, string, Buffer>({
-      ...client.base('txn'),
-      // The library sends `timeout` as the transaction timeout of InitProducerId.
-      timeout: opts.transactionTimeoutMs,
-      retries: 10,
-      idempotent: true,
-      transactionalId: opts.transactionalId,
-      compression: opts.compression ?? 'none',
-      partitioner: compatibilityPartitioner,
-      autocreateTopics: false,
-      serializers,
-    });
+    this.producer = client.watched(
+      new PkProducer({
+        ...client.base('txn'),
+        // The library sends `timeout` as the transaction timeout of InitProducerId.
+        timeout: opts.transactionTimeoutMs,
+        // Quick retries first (CONCURRENT_TRANSACTIONS clears in milliseconds), then every second
+        // for about 20 s in all: a coordinator on a broker that died moves only after the broker's
+        // session timeout (9 s by default) and an election.
+        retries: 25,
+        retryDelay: transactionRetryDelay,
+        idempotent: true,
+        transactionalId: opts.transactionalId,
+        compression: opts.compression ?? 'none',
+        partitioner: compatibilityPartitioner,
+        autocreateTopics: false,
+        serializers,
+      }),
+    );
   }
 
   init(): Promise<void> {
@@ -400,11 +480,17 @@ class PkTransactionalProducer implements TransactionalProducer {
         await txn.addConsumer(consumer);
         this.groupsAdded.add(group.groupId);
       }
+      // The library reads the coordinator from this object at each retry of a TxnOffsetCommit: a
+      // getter lets a retry go to the coordinator the consumer found after its old one died.
+      let lastCoordinator = consumer.coordinatorId;
       const meta = {
         groupId: group.groupId,
         generationId: group.generationId,
         memberId: group.memberId,
-        coordinatorId: consumer.coordinatorId,
+        get coordinatorId() {
+          lastCoordinator = consumer.coordinatorId ?? lastCoordinator;
+          return lastCoordinator;
+        },
       };
       // One at a time: concurrent addOffset calls share one in-flight request in 2.12.1.
       for (const o of offsets) {
@@ -489,6 +575,17 @@ const OFFSET_OUT_OF_RANGE = 1;
  * position, one request per leader; each partition's batch is handed on and the next fetch
  * waits until every handler of the previous one returned.
  */
+/** What one node answered a fetch (undefined: nothing usable), with what it was asked. */
+interface NodeAnswer {
+  asked: { p: Position; offset: number; epoch: number }[];
+  response: FetchResponse | undefined;
+  /** Why there is no response, when the fetch failed. */
+  error?: unknown;
+}
+
+/** How much longer than its max wait a fetch may take before the round goes on without it, ms. */
+const SLOW_FETCH_MS = 5000;
+
 /** A batch handler's own failure, carried out of the fetch loop's retrying of broker failures. */
 class HandlerFailure extends Error {
   constructor(cause: unknown) {
@@ -507,6 +604,11 @@ class FetchLoop {
   private wake: (() => void) | undefined;
   private done: Promise<void> | undefined;
   private failures = 0;
+  /**
+   * Fetches that outlasted their round's deadline (a broker that froze answers nothing until its
+   * request timeout), by node: its partitions wait for that answer, the others go on.
+   */
+  private readonly slow = new Map<number, { answer: Promise<NodeAnswer>; settled: boolean }>();
 
   constructor(
     consumer: Consumer,
@@ -606,6 +708,13 @@ class FetchLoop {
           const topics = [...new Set(wanted.map((p) => p.tp.topic))];
           const metadata = await this.consumer.metadata({ topics, forceUpdate: refresh });
           refresh = false;
+          // Answers of slow fetches that came since: accepted in this round, if they still apply.
+          const late: Promise<NodeAnswer>[] = [];
+          for (const [node, s] of this.slow) {
+            if (!s.settled) continue;
+            this.slow.delete(node);
+            late.push(s.answer);
+          }
           const byNode = new Map<number, Position[]>();
           for (const p of wanted) {
             const leader = metadata.topics.get(p.tp.topic)?.partitions[p.tp.partition]?.leader;
@@ -613,6 +722,7 @@ class FetchLoop {
               refresh = true;
               continue;
             }
+            if (this.slow.has(leader)) continue;
             let list = byNode.get(leader);
             if (list === undefined) byNode.set(leader, (list = []));
             list.push(p);
@@ -622,17 +732,40 @@ class FetchLoop {
             const id = metadata.topics.get(t)?.id;
             if (id !== undefined) idToTopic.set(id, t);
           }
-          const answers = await Promise.all(
-            [...byNode].map(async ([node, list]) => {
+          const answers = await Promise.all([
+            ...late,
+            ...[...byNode].map(async ([node, list]): Promise<NodeAnswer> => {
               const asked = list.map((p) => ({ p, offset: p.offset, epoch: p.epoch }));
-              return { asked, response: await this.fetchNode(node, asked, metadata.topics) };
+              const answer = this.fetchNode(node, asked, metadata.topics).then(
+                (response): NodeAnswer => ({ asked, response }),
+                (error: unknown): NodeAnswer => ({ asked, response: undefined, error }),
+              );
+              let timer: NodeJS.Timeout | undefined;
+              const deadline = new Promise<undefined>((resolve) => {
+                timer = setTimeout(() => resolve(undefined), this.opts.maxWaitMs + SLOW_FETCH_MS);
+              });
+              const first = await Promise.race([answer, deadline]);
+              clearTimeout(timer);
+              if (first !== undefined) return first;
+              // Not answered in time: the other nodes' partitions go on without it, and this
+              // node is not asked again until it answers (or its request times out).
+              const slow = { answer, settled: false };
+              void answer.then(() => {
+                slow.settled = true;
+                this.wake?.();
+              });
+              this.slow.set(node, slow);
+              refresh = true;
+              return { asked, response: undefined };
             }),
-          );
+          ]);
           await settle();
           const deliveries: Promise<void>[] = [];
-          for (const { asked, response } of answers) {
+          let failed: unknown;
+          for (const { asked, response, error } of answers) {
             if (response === undefined) {
               refresh = true;
+              failed ??= error;
               continue;
             }
             for (const t of response.responses) {
@@ -655,7 +788,10 @@ class FetchLoop {
               deliveryFailure ??= { err };
             },
           );
-          this.failures = 0;
+          // A node that failed, with nothing to deliver from the others: back off before the next round.
+          if (failed !== undefined && deliveries.length === 0)
+            throw failed instanceof Error ? failed : new Error(JSON.stringify(failed));
+          if (failed === undefined) this.failures = 0;
         } catch (err) {
           if (err instanceof HandlerFailure) throw err.cause;
           if (!this.running) return;
@@ -721,8 +857,10 @@ class FetchLoop {
     part: FetchResponsePartition,
   ): Promise<RecordBatch | undefined> {
     const { p } = a;
-    // Moved, paused or dropped while the fetch was out: its result no longer applies.
-    if (this.positions.get(tpKey(p.tp)) !== p || p.epoch !== a.epoch || p.paused) return undefined;
+    // Moved, paused, dropped or fetched again elsewhere while the fetch was out: its result no
+    // longer applies.
+    if (this.positions.get(tpKey(p.tp)) !== p || p.epoch !== a.epoch || p.paused || p.offset !== a.offset)
+      return undefined;
     if (part.errorCode === OFFSET_OUT_OF_RANGE) {
       const offset = await this.onReset(p.tp);
       if (this.positions.get(tpKey(p.tp)) === p && p.epoch === a.epoch) p.offset = offset;
@@ -773,7 +911,7 @@ class PkPartitionReader implements PartitionReader {
   constructor(client: PkKafkaClient, opts: PartitionReaderOptions) {
     const base = client.base('reader');
     // Never joins: the group id only satisfies the constructor.
-    this.consumer = new Consumer({ ...base, groupId: `${base.clientId}-no-group` });
+    this.consumer = client.watched(new TurningConsumer({ ...base, groupId: `${base.clientId}-no-group` }));
     this.loop = new FetchLoop(this.consumer, opts, (tp) => listOffset(this.consumer, tp, 'earliest'));
     ({ failed: this.failed, fail: this.fail } = deferredFailure());
     // An 'error' event without a listener would throw: report it as the reader's failure.
@@ -831,18 +969,25 @@ class PkGroupConsumer implements GroupConsumer {
     this.o = o;
     this.topics = new Set(o.topics);
     const advertise = o.advertise;
-    this.consumer = new Consumer({
-      ...client.base('group'),
-      groupId: o.groupId,
-      ...(o.groupInstanceId === undefined ? {} : { groupInstanceId: o.groupInstanceId }),
-      sessionTimeout: o.sessionTimeoutMs ?? 10000,
-      heartbeatInterval: o.heartbeatIntervalMs ?? 1000,
-      rebalanceTimeout: o.rebalanceTimeoutMs ?? Math.max(o.sessionTimeoutMs ?? 10000, 10000),
-      autocommit: false,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-      protocols: [o.cooperative === true ? COOPERATIVE_STICKY : ROUND_ROBIN],
-      ...(advertise === undefined ? {} : { protocolsMetadata: () => advertisedUserData(advertise) }),
-    });
+    const rebalanceTimeout = o.rebalanceTimeoutMs ?? Math.max(o.sessionTimeoutMs ?? 10000, 10000);
+    this.consumer = client.watched(
+      new TurningConsumer({
+        ...client.base('group'),
+        // A JoinGroup may wait the whole rebalance timeout; nothing else takes longer. A request
+        // unanswered past that (a coordinator that froze) is dropped, and the coordinator found
+        // again, sooner than the default 31 s (as Java's consumer waits rebalance timeout + 5 s).
+        requestTimeout: rebalanceTimeout + 5000,
+        groupId: o.groupId,
+        ...(o.groupInstanceId === undefined ? {} : { groupInstanceId: o.groupInstanceId }),
+        sessionTimeout: o.sessionTimeoutMs ?? 10000,
+        heartbeatInterval: o.heartbeatIntervalMs ?? 1000,
+        rebalanceTimeout,
+        autocommit: false,
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+        protocols: [o.cooperative === true ? COOPERATIVE_STICKY : ROUND_ROBIN],
+        ...(advertise === undefined ? {} : { protocolsMetadata: () => advertisedUserData(advertise) }),
+      }),
+    );
     this.loop = new FetchLoop(this.consumer, o, (tp) =>
       listOffset(this.consumer, tp, this.o.fallback ?? 'earliest'),
     );
