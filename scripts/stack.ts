@@ -21,6 +21,10 @@ const DATA = process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data');
 const RUN = join(DATA, 'run');
 const LOGS = join(DATA, 'logs');
 const env = process.env;
+// KAFKA_CLUSTER_SIZE=3 (infra/infra.sh's three brokers): every service is given all three.
+if (env.KAFKA_CLUSTER_SIZE === '3' && env.KAFKA_BROKERS === undefined) {
+  env.KAFKA_BROKERS = '127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096';
+}
 const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const gatewayPort = env.GATEWAY_PORT ?? '8080';
 const dashboardPort = env.DASHBOARD_PORT ?? '8081';
