@@ -338,6 +338,8 @@ export class IngestLoop {
   private failure: Error | undefined;
   private done: Promise<void> | undefined;
   private nextBatch = 0;
+  /** A pace set by pace(): events per second at most, counted from `since`. */
+  private rate: { eventsPerSec: number; since: number; events: number } | undefined;
 
   constructor(o: IngestLoopOptions) {
     this.o = { users: 120, batchSize: 40, intervalMs: 40, ...o };
@@ -349,6 +351,11 @@ export class IngestLoop {
     this.done = this.run().catch((err: unknown) => {
       this.failure = err instanceof Error ? err : new Error(String(err));
     });
+  }
+
+  /** Posts at most `eventsPerSec` from now on (undefined: as fast as the answers come). */
+  pace(eventsPerSec: number | undefined): void {
+    this.rate = eventsPerSec === undefined ? undefined : { eventsPerSec, since: Date.now(), events: 0 };
   }
 
   /** Stops after the batch in flight is accepted, or at once with `abandon` (a failed test). */
@@ -421,7 +428,14 @@ export class IngestLoop {
         }
         await sleep(retryAfterMs);
       }
-      await sleep(this.o.intervalMs);
+      const rate = this.rate;
+      if (rate === undefined) {
+        await sleep(this.o.intervalMs);
+      } else {
+        rate.events += events.length;
+        const due = rate.since + (rate.events / rate.eventsPerSec) * 1000;
+        await sleep(Math.max(this.o.intervalMs, due - Date.now()));
+      }
     }
   }
 }
