@@ -12,6 +12,7 @@
 //   check     the exact comparison of the chaos tests (test/support/chaos-pipeline.ts): events
 //             topic, alerts topic and archive against the reference rule over the accepted events
 //
+// SOAK_GAME_SERVERS (24) game servers post batches of SOAK_BATCH (200) events, one at a time each.
 // Every SOAK_SAMPLE_SECONDS (10) it samples the resident memory of every service and broker; per
 // minute it reports the events accepted, 503s, POST latency p50/p99 and the latency from a
 // trade's first POST to its alert being committed (p50/p99). Writes bench/results/soak.json and
@@ -60,8 +61,8 @@ const BROKER_EVERY_MS = numEnv('SOAK_BROKER_EVERY_MIN', 5) * 60000;
 const BROKER_DOWN_MS = numEnv('SOAK_BROKER_DOWN_SECONDS', 30) * 1000;
 const PROCESSOR_EVERY_MS = numEnv('SOAK_PROCESSOR_EVERY_MIN', 7) * 60000;
 const SAMPLE_MS = numEnv('SOAK_SAMPLE_SECONDS', 10) * 1000;
-const LOOPS = numEnv('SOAK_GAME_SERVERS', 8);
-const BATCH = numEnv('SOAK_BATCH', 100);
+const LOOPS = numEnv('SOAK_GAME_SERVERS', 24);
+const BATCH = numEnv('SOAK_BATCH', 200);
 
 const percentile = (xs: number[], p: number): number | null => {
   if (xs.length === 0) return null;
