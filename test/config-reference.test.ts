@@ -1,0 +1,90 @@
+// The configuration reference (docs/configuration.md) against the code: every variable it names
+// is read somewhere, and every default it states is the default the code gives. The code is the
+// one list (each service's src/config.ts, shared/src, scripts/stack.ts); this keeps the page from
+// drifting from it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './support/harness.ts';
+
+const sources = (): { file: string; text: string }[] => {
+  const files = [
+    ...readdirSync(join(ROOT, 'services')).map((s) => `services/${s}/src/config.ts`),
+    ...readdirSync(join(ROOT, 'shared/src'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `shared/src/${f}`),
+    'scripts/stack.ts',
+  ];
+  return files.flatMap((file) => {
+    try {
+      return [{ file, text: readFileSync(join(ROOT, file), 'utf8') }];
+    } catch {
+      return [];
+    }
+  });
+};
+
+/** The value of a default written as a literal: a number (or a product of numbers), a string, a boolean. */
+const literal = (expr: string): string | undefined => {
+  const e = expr.trim();
+  if (/^\d+(\s*\*\s*\d+)*$/.test(e)) return String(e.split('*').reduce((p, n) => p * Number(n), 1));
+  const quoted = /^'([^'\\]*)'$/.exec(e) ?? /^"([^"\\]*)"$/.exec(e);
+  if (quoted !== null) return quoted[1];
+  if (e === 'true' || e === 'false') return e;
+  return undefined;
+};
+
+/** Every default the code gives `name`: `r.int('NAME', 500, …)`, `env.NAME ?? '6'` and the like. */
+const codeDefaults = (name: string, code: { file: string; text: string }[]) => {
+  const found: { file: string; value: string | undefined }[] = [];
+  const reader = new RegExp(`\\(\\s*'${name}'\\s*,\\s*([^,)]+)`, 'g');
+  const fallback = new RegExp(`env\\.${name}\\s*\\?\\?\\s*('[^']*'|\\d+)`, 'g');
+  const named = new RegExp(`['.]${name}\\b`);
+  for (const { file, text } of code) {
+    for (const m of text.matchAll(reader)) found.push({ file, value: literal(m[1]!) });
+    for (const m of text.matchAll(fallback)) found.push({ file, value: literal(m[1]!) });
+    if (found.every((f) => f.file !== file) && named.test(text)) found.push({ file, value: undefined });
+  }
+  return found;
+};
+
+/** The rows of the reference: each variable with the default the page gives it. */
+const documented = (): { name: string; stated: string }[] => {
+  const page = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
+  const rows: { name: string; stated: string }[] = [];
+  for (const line of page.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 4 || !cells[1]!.startsWith('`')) continue;
+    const names = cells[1]!.split(' / ').map((n) => n.replace(/`/g, '').trim());
+    const defaults = cells[2]!.split(' / ').map((d) => d.trim());
+    names.forEach((name, i) => rows.push({ name, stated: defaults[i] ?? defaults[0]! }));
+  }
+  return rows;
+};
+
+test('every variable of docs/configuration.md is read by the code, with the default the page states', () => {
+  const code = sources();
+  const rows = documented();
+  assert.ok(rows.length >= 20, `the reference lists its variables (${rows.length} read)`);
+  const problems: string[] = [];
+  for (const { name, stated } of rows) {
+    const found = codeDefaults(name, code);
+    if (found.length === 0) {
+      problems.push(`${name}: documented, but no code reads it`);
+      continue;
+    }
+    // A default stated as a value must be the code's; words (unset, random, —) are not compared.
+    const value = /^`([^`]*)`$/.exec(stated)?.[1];
+    if (value === undefined) continue;
+    const literals = found.filter((f) => f.value !== undefined);
+    if (literals.length === 0) continue; // computed in code (another setting, a constant)
+    const wrong = literals.filter((f) => f.value !== value);
+    if (wrong.length > 0) {
+      problems.push(
+        `${name}: the page says ${value}, the code ${wrong.map((w) => `${w.value} (${w.file})`).join(', ')}`,
+      );
+    }
+  }
+  assert.deepEqual(problems, []);
+});
