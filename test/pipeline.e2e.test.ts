@@ -117,7 +117,7 @@ const login = (u: string, ip: string) => ev(u, { type: 'login', ip });
 const trade = (u: string, amount: number) => ev(u, { type: 'trade', amount });
 const trades = (u: string, ...amounts: number[]) => amounts.map((a) => trade(u, a));
 
-/** Named situations of SPEC §4, each with the number of alerts it must raise. */
+/** Named situations of docs/analysts.md, "The detection rule", each with the number of alerts it must raise. */
 const scenario = (): { name: string; events: Body[]; alerts: number }[] => [
   {
     name: 'takeover',

@@ -1,4 +1,4 @@
-// The alert contract (SPEC §5) and its codec: what the processor writes and what every reader
+// The alert contract (docs/analysts.md, "Alerts") and its codec: what the processor writes and what every reader
 // (the sink, the fraud desk) accepts. Pure: no I/O.
 import { createHash } from 'node:crypto';
 import { TradewatchError } from './errors.ts';

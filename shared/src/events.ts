@@ -1,4 +1,4 @@
-// The event contract (SPEC §1 and §3): the JSON Schema of what game servers send, its validation
+// The event contract (docs/integrators.md, "Events" and "Topics"): the JSON Schema of what game servers send, its validation
 // and normalisation, and the codec of the normalised record on the `game-events` topic.
 // Pure: no I/O. The schemas are compiled once, at module load.
 import { Type, type Static } from '@sinclair/typebox';

@@ -239,7 +239,7 @@ export const startDeskPipeline = async (opts: { processors: number }): Promise<D
 
 // --- Takeover sequences -------------------------------------------------------------------------
 
-/** The median of the rule (SPEC §4), written out plainly. */
+/** The median of the rule (docs/analysts.md, "The detection rule"), written out plainly. */
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

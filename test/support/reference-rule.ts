@@ -1,4 +1,4 @@
-// A deliberately plain implementation of the detection rule (SPEC §4), written from the spec
+// A deliberately plain implementation of the detection rule (docs/analysts.md, "The detection rule"), written from the spec
 // text with ordinary arrays and no optimisation. Tests use it to decide what "correct" is.
 import { deriveAlertId, RULE_ID } from '@tradewatch/shared/alerts';
 import type { GameEvent } from '@tradewatch/shared/events';
@@ -79,7 +79,7 @@ export const referenceAlerts = (
   return alerts;
 };
 
-/** One user's state as the processor's state query shows it (SPEC §4's history), lists oldest first. */
+/** One user's state as the processor's state query shows it (the rule's history, docs/analysts.md), lists oldest first. */
 export interface ReferenceUserState {
   sessionIp: string | null;
   /** IPs of the last `history` past sessions, oldest first. */

@@ -16,7 +16,7 @@ export interface SessionInfo {
   csrfToken: string;
 }
 
-/** An alert as the desk shows it: the alert (SPEC §5) and its labels, newest first. */
+/** An alert as the desk shows it: the alert (docs/analysts.md, "Alerts") and its labels, newest first. */
 export interface DeskAlert extends Alert {
   labels: AlertLabel[];
 }

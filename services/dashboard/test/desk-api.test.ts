@@ -1,4 +1,4 @@
-// The desk's API on in-memory ports: every status of SPEC §8, sessions, CSRF, roles, the page
+// The desk's API on in-memory ports: every status of docs/analysts.md, "The fraud desk", sessions, CSRF, roles, the page
 // and its cursor, and the stream's resume. No I/O but the app's own HTTP for the stream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

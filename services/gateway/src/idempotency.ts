@@ -23,7 +23,7 @@
 //      the events are in Kafka and the client got no 202 (or, when only Redis failed, a 202). The
 //      claim expires and a retry publishes a second copy. The gateway cannot close this window on
 //      its own (it would need one atomic commit across Kafka and Redis); it is closed downstream:
-//      the processor ignores an eventId it has already applied (SPEC §4) and the archive keeps one
+//      the processor ignores an eventId it has already applied (docs/analysts.md, "The detection rule") and the archive keeps one
 //      row per eventId. The same holds when one produce request is written to some partitions
 //      and fails on others, when Redis loses recent writes (restart without fsync, failover), and
 //      for a retry after the idempotency window.

@@ -1,4 +1,4 @@
-// Every outcome of SPEC §2, through app.inject() with in-memory ports.
+// Every outcome of docs/integrators.md, "Sending", through app.inject() with in-memory ports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';

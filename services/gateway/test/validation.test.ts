@@ -1,4 +1,4 @@
-// Every rule of SPEC §1 at its boundaries, through the HTTP API (app.inject): what is accepted is
+// Every rule of docs/integrators.md, "Events" at its boundaries, through the HTTP API (app.inject): what is accepted is
 // published normalised, what is not is a 400 naming the event index and JSON path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

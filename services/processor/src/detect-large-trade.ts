@@ -1,4 +1,4 @@
-// The detection rule `large-trade-new-ip` (SPEC §4), applied to one event at a time against the
+// The detection rule `large-trade-new-ip` (docs/analysts.md, "The detection rule"), applied to one event at a time against the
 // user state store. Pure: no I/O; the clock is passed in.
 import { deriveAlertId, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import type { GameEvent } from '@tradewatch/shared/events';

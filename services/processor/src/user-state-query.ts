@@ -48,7 +48,7 @@ export interface UserStateErrorBody {
 
 export type UserStateAnswer = { ok: true; body: UserStateBody } | { ok: false; body: UserStateErrorBody };
 
-// The userId rule of the event contract (SPEC §1), read from its schema so that it is written once.
+// The userId rule of the event contract (docs/integrators.md, "Events"), read from its schema so that it is written once.
 const USER_ID = LoginEventSchema.properties.userId;
 const USER_ID_PATTERN = new RegExp(USER_ID.pattern ?? '');
 const USER_ID_MIN = USER_ID.minLength ?? 1;
