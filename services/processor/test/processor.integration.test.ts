@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import { decodeAlert } from '@tradewatch/shared/alerts';
+import { decodeAlert, RULE_ID, RULE_VERSION } from '@tradewatch/shared/alerts';
 import { headerText } from '@tradewatch/shared/kafka-port';
 import { referenceAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
@@ -72,18 +72,34 @@ const anyProgress = (groupId: string, topic: string) =>
     return [...committed.values()].some((offset) => offset > 0);
   });
 
-/** A generated workload and the ids of the alerts the reference rule raises on it, sorted. */
+const byAlertId = (a: { alertId: string }, b: { alertId: string }) => a.alertId.localeCompare(b.alertId);
+
+/** A generated workload and the alerts the reference rule raises on it, every field, by alertId. */
 const workloadWithExpected = (opts: Parameters<typeof generateWorkload>[0]) => {
   const events = generateWorkload(opts);
+  const byEventId = new Map(events.map((e) => [e.eventId, e]));
   const expected = referenceAlerts(events)
-    .map((a) => a.alertId)
-    .sort();
+    .map((a) => ({
+      ...a,
+      rule: RULE_ID,
+      ruleVersion: RULE_VERSION,
+      tradeTs: byEventId.get(a.tradeEventId)!.ts,
+      factor: a.amount / a.baseline,
+      gameServerId: byEventId.get(a.tradeEventId)!.gameServerId,
+    }))
+    .sort(byAlertId);
   return { events, expected };
 };
 
-const alertIdsOf = async (topic: string, expected: number) => {
+/** The alerts on the topic (read_committed), every field but the processor's clock, by alertId. */
+const alertsOf = async (topic: string, expected: number) => {
   const messages = await readTopicSettled(kafka, topic, expected, 2000);
-  return messages.map((m) => decodeAlert(m.value!).alertId);
+  return messages
+    .map((m) => {
+      const { detectedAt: _, ...alert } = decodeAlert(m.value!);
+      return alert;
+    })
+    .sort(byAlertId);
 };
 
 test('exactly the reference alerts across SIGKILL, restore from the changelog, and scaling 1 → 2', async () => {
@@ -125,9 +141,9 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
     500,
   );
 
-  const got = await alertIdsOf(env.ALERTS_TOPIC, expected.length);
-  assert.equal(new Set(got).size, got.length, 'no alert twice');
-  assert.deepEqual(got.sort(), expected);
+  const got = await alertsOf(env.ALERTS_TOPIC, expected.length);
+  assert.equal(new Set(got.map((a) => a.alertId)).size, got.length, 'no alert twice');
+  assert.deepEqual(got, expected);
   assert.match(c.log(), /"partitions assigned"/);
   await Promise.all([b.stop(), c.stop()]);
 });
@@ -164,9 +180,9 @@ test('exactly the reference alerts while scaling 1 → 3 → 1 with graceful sto
     500,
   );
 
-  const got = await alertIdsOf(env.ALERTS_TOPIC, expected.length);
-  assert.equal(new Set(got).size, got.length, 'no alert twice');
-  assert.deepEqual(got.sort(), expected);
+  const got = await alertsOf(env.ALERTS_TOPIC, expected.length);
+  assert.equal(new Set(got.map((a) => a.alertId)).size, got.length, 'no alert twice');
+  assert.deepEqual(got, expected);
   await a.stop();
 });
 
@@ -219,7 +235,7 @@ test('duplicates change nothing; poison records go to dead letters with the reas
     60000,
     300,
   );
-  assert.deepEqual((await alertIdsOf(env.ALERTS_TOPIC, expected.length)).sort(), expected);
+  assert.deepEqual(await alertsOf(env.ALERTS_TOPIC, expected.length), expected);
 
   const dead = await readTopicUntil(kafka, env.DEAD_LETTER_TOPIC, (m) => m.length >= poison.length);
   assert.equal(dead.length, poison.length);
