@@ -12,12 +12,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { TradewatchClient, type EventOutcome, type GameEvent } from '../packages/client/src/index.ts';
 import { createKafkaClient } from '../shared/src/kafka-client.ts';
+import { freePort } from '../test/support/harness.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -31,16 +31,6 @@ const GOAL_EVENTS_PER_SEC = 100_000;
 const GOAL_RATIO = 0.6;
 
 const log = pino({ level: 'warn' });
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 const until = async (what: string, ms: number, cond: () => Promise<boolean>): Promise<void> => {
   const deadline = Date.now() + ms;

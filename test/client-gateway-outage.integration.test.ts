@@ -14,7 +14,7 @@ import {
   readTopic,
   uniqueName,
 } from '../services/gateway/test/support/infra.ts';
-import { waitFor } from '../services/gateway/test/support/memory-ports.ts';
+import { waitUntil } from './support/harness.ts';
 
 test(
   'Kafka stopped mid-send: the client retries until every event is accepted, nothing lost, nothing twice',
@@ -67,12 +67,17 @@ test(
           }
         })();
 
-        await waitFor(() => client.stats().accepted >= 500, 60_000, 'traffic to flow');
+        await waitUntil('traffic to flow', () => client.stats().accepted >= 500, 60_000, 10);
         await kafka.down();
         const acceptedAtStop = client.stats().accepted;
-        await waitFor(() => retries.length >= 5, 60_000, 'the client to meet the outage');
+        await waitUntil('the client to meet the outage', () => retries.length >= 5, 60_000, 10);
         await kafka.up();
-        await waitFor(() => client.stats().accepted > acceptedAtStop + 500, 120_000, 'traffic to flow again');
+        await waitUntil(
+          'traffic to flow again',
+          () => client.stats().accepted > acceptedAtStop + 500,
+          120_000,
+          10,
+        );
         sending = false;
         await producer;
         await client.close();

@@ -2,12 +2,12 @@
 // topics → sink → ClickHouse. Real Kafka, Redis and ClickHouse; every service a real process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { decodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import type { GameEvent } from '@tradewatch/shared/events';
 import { TrafficGenerator } from '../services/simulator/src/traffic-generator.ts';
 import { referenceAlerts } from './support/reference-rule.ts';
 import {
+  freePort,
   clickhouse,
   clickhouseCommand,
   createTestTopics,
@@ -38,14 +38,6 @@ const env: Record<string, string> = {
 };
 const services: RunningService[] = [];
 let gateway = '';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 before(async () => {
   await createTestTopics(kafka, [

@@ -5,7 +5,6 @@
 // is committed; and the exact comparison of alerts and archive with the reference rule applied
 // to the events the gateway accepted.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
@@ -15,6 +14,7 @@ import type { KafkaClient, PartitionReader, TopicSpec } from '@tradewatch/shared
 import { createLogger } from '@tradewatch/shared/logger';
 import { TrafficGenerator } from '../../services/simulator/src/traffic-generator.ts';
 import {
+  freePort,
   clickhouse,
   clickhouseCommand,
   readTopicUntil,
@@ -34,14 +34,6 @@ const TOKEN = 'chaos-gateway-token';
 const DURABLE = { replicationFactor: 3, config: { 'min.insync.replicas': '2' } } as const;
 
 export type Body = Record<string, unknown>;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 export interface ServiceCrash {
   name: string;

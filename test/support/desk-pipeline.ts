@@ -11,6 +11,7 @@ import { deriveAlertId, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import type { KafkaClient } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import {
+  freePort,
   ROOT,
   clickhouse,
   clickhouseCommand,
@@ -23,14 +24,6 @@ import {
   withAdmin,
   type RunningService,
 } from './harness.ts';
-
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Debian's Chromium (installed by infra.sh if missing), headless; never a downloaded build. */
 export const launchChromium = async (): Promise<Browser> => {

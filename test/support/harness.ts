@@ -1,6 +1,7 @@
 // Test harness for tests that cross services: unique names, child-process services, waiting on
 // conditions with deadlines, and reading topics and ClickHouse the way a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -28,6 +29,17 @@ export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LOG_DIR = join(process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data'), 'logs', 'tests');
+
+/** A TCP port free on 127.0.0.1 right now (another process may still take it before use). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 
 export const uniqueName = (prefix: string): string =>
   `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -3,16 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { TradewatchError } from '@tradewatch/shared/errors';
-import {
-  AUTH,
-  JSON_HEADERS,
-  NOW,
-  TOKEN_B,
-  buildTestApp,
-  login,
-  trade,
-  waitFor,
-} from './support/memory-ports.ts';
+import { AUTH, JSON_HEADERS, NOW, TOKEN_B, buildTestApp, login, trade } from './support/memory-ports.ts';
+import { waitUntil } from '../../../test/support/harness.ts';
 
 const post = (body: unknown, headers: Record<string, string> = JSON_HEADERS) => ({
   method: 'POST' as const,
@@ -333,7 +325,7 @@ test('503 within the publish bound when Kafka hangs; a late acknowledgement make
   assert.equal(during.json<{ error: string }>().error, 'in_progress');
 
   publisher.held[0]!.release();
-  await waitFor(() => ledger.isAccepted('trade-1'), 2000, 'the late ack to be recorded');
+  await waitUntil('the late ack to be recorded', () => ledger.isAccepted('trade-1'), 2000, 10);
   publisher.hold = false;
   const retry = await app.inject(post(trade(1)));
   assert.deepEqual(retry.json(), { accepted: 0, duplicates: 1 });
@@ -346,13 +338,13 @@ test('a publish outliving its request keeps its claims past the claim TTL: a ret
     publisher.hold = true;
     assert.equal((await app.inject(post(trade(1)))).statusCode, 503);
     clock.ms += 250;
-    await waitFor(() => ledger.extended > 0, 2000, 'the claims to be extended');
+    await waitUntil('the claims to be extended', () => ledger.extended > 0, 2000, 10);
     clock.ms += 200; // past the first claim's expiry
     const retry = await app.inject(post(trade(1)));
     assert.equal(retry.json<{ error: string }>().error, 'in_progress');
     assert.equal(publisher.calls, 1, 'no second publish');
     publisher.held[0]!.release();
-    await waitFor(() => ledger.isAccepted('trade-1'), 2000, 'the late ack to be recorded');
+    await waitUntil('the late ack to be recorded', () => ledger.isAccepted('trade-1'), 2000, 10);
     const extendedBefore = ledger.extended;
     publisher.hold = false;
     assert.deepEqual((await app.inject(post(trade(1)))).json(), { accepted: 0, duplicates: 1 });
@@ -373,13 +365,14 @@ test('503 within the bound; a late failure frees the ids and the retry publishes
   publisher.held[0]!.fail(unavailable());
   publisher.hold = false;
   let retry: Awaited<ReturnType<typeof app.inject>> | undefined;
-  await waitFor(
+  await waitUntil(
+    'the claim to be released',
     async () => {
       retry = await app.inject(post(trade(1)));
       return retry.statusCode === 202;
     },
     2000,
-    'the claim to be released',
+    10,
   );
   assert.deepEqual(retry!.json(), { accepted: 1, duplicates: 0 });
 });
@@ -388,7 +381,7 @@ test('503 at once when too many events are waiting for Kafka (no unbounded queue
   const { app, publisher } = await buildTestApp({ publishTimeoutMs: 5000, maxPendingEvents: 1000 });
   publisher.hold = true;
   const first = app.inject(post({ events: Array.from({ length: 800 }, (_, i) => trade(i)) }));
-  await waitFor(() => publisher.held.length === 1, 2000, 'the first publish');
+  await waitUntil('the first publish', () => publisher.held.length === 1, 2000, 10);
   const started = Date.now();
   const second = await app.inject(post({ events: Array.from({ length: 300 }, (_, i) => trade(1000 + i)) }));
   assert.equal(second.statusCode, 503);
@@ -518,7 +511,7 @@ test('graceful close over a real socket: the request in flight gets its 202, new
   const send = (i: number) =>
     fetch(`${address}/v1/events`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(trade(i)) });
   const inFlight = send(1);
-  await waitFor(() => publisher.held.length === 1, 2000, 'the publish to start');
+  await waitUntil('the publish to start', () => publisher.held.length === 1, 2000, 10);
   let closed = false;
   const closing = app.close().then(() => {
     closed = true;

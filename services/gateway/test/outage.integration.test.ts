@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from '../src/gateway.ts';
-import { waitFor } from './support/memory-ports.ts';
 import {
   IT_HEADERS,
   KAFKA_BROKERS,
@@ -16,6 +15,7 @@ import {
   readTopic,
   uniqueName,
 } from './support/infra.ts';
+import { waitUntil } from '../../../test/support/harness.ts';
 
 const batch = (from: number, n: number, userId = 'grace') => ({
   events: Array.from({ length: n }, (_, i) => ({
@@ -70,10 +70,11 @@ test(
 
         await kafka.up();
         // The client retries the same request until it is accepted.
-        await waitFor(
+        await waitUntil(
+          'the retry to be accepted after Kafka came back',
           async () => (await g.app.inject(post(retried))).statusCode === 202,
           90_000,
-          'the retry to be accepted after Kafka came back',
+          10,
         );
         const reader = await readTopic(kafka.brokers, topic);
         try {
@@ -126,10 +127,11 @@ test(
         assert.equal(ready.json<{ checks: { kafka: string } }>().checks.kafka, 'ok');
 
         await redis.up();
-        await waitFor(
+        await waitUntil(
+          'the gateway to reconnect to Redis',
           async () => (await g.app.inject(post(retried))).statusCode === 202,
           20_000,
-          'the gateway to reconnect to Redis',
+          10,
         );
         assert.equal((await g.app.inject(post(batch(20, 1, 'heidi')))).statusCode, 202);
         const reader = await readTopic(KAFKA_BROKERS, topic);

@@ -6,8 +6,8 @@ import { RedisAcceptedLedger } from '../src/idempotency.ts';
 import type { AcceptedRecord } from '../src/ports.ts';
 import { RedisRateGate } from '../src/rate-limit.ts';
 import { createRedis } from '../src/redis.ts';
-import { waitFor } from './support/memory-ports.ts';
 import { REDIS_URL, quietLogger, uniqueName } from './support/infra.ts';
+import { waitUntil } from '../../../test/support/harness.ts';
 
 const connect = async () => {
   const r = createRedis({ url: REDIS_URL, logger: quietLogger() });
@@ -62,10 +62,11 @@ test(
       assert.ok((await r1.pttl(`${prefix}event:kept`)) > 50_000);
 
       assert.deepEqual(await a.claim('live', [req('short')], 'req-e', 150), ['claimed']);
-      await waitFor(
+      await waitUntil(
+        'the claim to expire',
         async () => (await b.claim('live', [req('short')], 'req-f', 10_000))[0] === 'claimed',
         5000,
-        'the claim to expire',
+        10,
       );
     } finally {
       const keys = await r1.keys(`${prefix}*`);
@@ -153,7 +154,7 @@ test(
       );
       assert.equal((await a.take('gs-1', 1)).allowed, false);
       assert.equal((await a.take('gs-2', 100)).allowed, true, 'budgets are per game server');
-      await waitFor(async () => (await a.take('gs-1', 100)).allowed, 5000, 'the window to roll over');
+      await waitUntil('the window to roll over', async () => (await a.take('gs-1', 100)).allowed, 5000, 10);
     } finally {
       const keys = await r1.keys(`${prefix}*`);
       if (keys.length > 0) await r1.del(...keys);

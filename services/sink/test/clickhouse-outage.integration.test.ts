@@ -27,8 +27,8 @@ import {
   testKafka,
   testLogger,
   uniqueNames,
-  waitFor,
 } from './fixtures.ts';
+import { waitUntil } from '../../../test/support/harness.ts';
 
 const log = testLogger('sink-outage-it');
 const kafka = testKafka(log);
@@ -81,18 +81,28 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
   try {
     const before = makeEvents(20000, { prefix: `${n.suffix}-a` });
     await produce(kafka, n.eventsTopic, before.map(eventMessage));
-    await waitFor(
+    await waitUntil(
       'the first events archived',
-      () => countRows(client, n.database, 'events'),
-      (c) => c.final === before.length,
+      async () => {
+        const v = await (() => countRows(client, n.database, 'events'))();
+        return ((c) => c.final === before.length)(v) ? v : undefined;
+      },
+      60000,
+      100,
     );
-    const offsetsBefore = await waitFor(
+    const offsetsBefore = await waitUntil(
       'their offsets committed',
-      committed,
-      (offsets) =>
-        offsets
-          .filter((o) => o.topic === n.eventsTopic)
-          .reduce((sum, o) => sum + Math.max(o.offset, 0), 0) === before.length,
+      async () => {
+        const v = await committed();
+        return ((offsets) =>
+          offsets
+            .filter((o) => o.topic === n.eventsTopic)
+            .reduce((sum, o) => sum + Math.max(o.offset, 0), 0) === before.length)(v)
+          ? v
+          : undefined;
+      },
+      60000,
+      100,
     );
 
     await clickhouse.down();
@@ -107,22 +117,28 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
     });
     await produce(kafka, n.labelsTopic, labels.map(labelMessage));
     // Reported (paused, retrying) and held down past the session timeout: heartbeats must go on.
-    await waitFor(
+    await waitUntil(
       'the sink to pause and retry',
-      () =>
-        Promise.resolve({
-          paused: sink.isPaused(),
-          retries: sink.stats.insertRetries,
-          up: sink.stats.clickhouseAvailable,
-        }),
-      (s) => s.paused && !s.up && s.retries >= 3,
+      async () => {
+        const v = await (() =>
+          Promise.resolve({
+            paused: sink.isPaused(),
+            retries: sink.stats.insertRetries,
+            up: sink.stats.clickhouseAvailable,
+          }))();
+        return ((s) => s.paused && !s.up && s.retries >= 3)(v) ? v : undefined;
+      },
       30000,
+      100,
     );
-    await waitFor(
+    await waitUntil(
       'an outage longer than the session timeout',
-      () => Promise.resolve(sink.stats.currentOutageMs(Date.now())),
-      (ms) => ms > 8000,
+      async () => {
+        const v = await (() => Promise.resolve(sink.stats.currentOutageMs(Date.now())))();
+        return ((ms) => ms > 8000)(v) ? v : undefined;
+      },
       30000,
+      100,
     );
     const retriesDuringOutage = sink.stats.insertRetries;
     // Offsets move only after an insert: nothing fetched during the outage is committed.
@@ -131,15 +147,21 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
     await clickhouse.up();
     down = false;
     const total = before.length + during.length;
-    const counts = await waitFor(
+    const counts = await waitUntil(
       'catching up after ClickHouse returned',
-      async () => ({
-        events: await countRows(client, n.database, 'events'),
-        alerts: await countRows(client, n.database, 'alerts'),
-        labels: await countRows(client, n.database, 'alert_labels'),
-      }),
-      (c) => c.events.final === total && c.alerts.final === alerts.length && c.labels.final === labels.length,
+      async () => {
+        const v = await (async () => ({
+          events: await countRows(client, n.database, 'events'),
+          alerts: await countRows(client, n.database, 'alerts'),
+          labels: await countRows(client, n.database, 'alert_labels'),
+        }))();
+        return ((c) =>
+          c.events.final === total && c.alerts.final === alerts.length && c.labels.final === labels.length)(v)
+          ? v
+          : undefined;
+      },
       120000,
+      100,
     );
     assert.ok(counts.events.raw >= total);
     assert.ok(counts.labels.raw >= labels.length);

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import {
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { ConsumedRecord, KafkaAdmin, KafkaClient } from '@tradewatch/shared/kafka-port';
 import { createLogger, type Logger } from '@tradewatch/shared/logger';
+import { freePort, waitUntil } from '../../../test/support/harness.ts';
 
 /** A record to produce in a test: to the topic it is produced to. */
 export interface TestRecord {
@@ -89,16 +89,6 @@ export const testClickHouse = (url = CLICKHOUSE_URL): ClickHouseClient =>
   createClickHouse({ url, application: 'tradewatch-sink-tests' });
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 /**
  * A ClickHouse server of this test alone, started by infra/infra.sh with its own data directory
@@ -170,35 +160,6 @@ export const createTestTopics = async (
 export const cleanUp = async (admin: KafkaAdmin, client: ClickHouseClient, n: TestNames): Promise<void> => {
   await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(n.database)}`);
   await admin.deleteTopics([n.eventsTopic, n.alertsTopic, n.labelsTopic, n.deadLetterTopic]);
-};
-
-/** Polls `probe` until `done` holds or the deadline passes; the last value is in the failure. */
-export const waitFor = async <T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs = 60000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      last = await probe();
-      if (done(last)) return last;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(last)}` +
-          (lastErr === undefined
-            ? ''
-            : `; last error ${lastErr instanceof Error ? lastErr.message : JSON.stringify(lastErr)}`),
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
 };
 
 export const countRows = async (
@@ -386,11 +347,14 @@ export const readTopic = async (
     });
     const partitions = await admin.partitionCount(topic);
     for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
-    await waitFor(
+    await waitUntil(
       `${count} records on ${topic}`,
-      () => Promise.resolve(seen.length),
-      (n) => n >= count,
+      async () => {
+        const v = await (() => Promise.resolve(seen.length))();
+        return ((n) => n >= count)(v) ? v : undefined;
+      },
       timeoutMs,
+      100,
     );
     return seen;
   } finally {

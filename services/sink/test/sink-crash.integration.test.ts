@@ -27,9 +27,9 @@ import {
   testKafka,
   testLogger,
   uniqueNames,
-  waitFor,
   type TestNames,
 } from './fixtures.ts';
+import { waitUntil } from '../../../test/support/harness.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const log = testLogger('sink-crash-it');
@@ -91,11 +91,14 @@ test('SIGKILL mid-batch and a restart: still every row exactly once', async () =
     sink = spawnSink(n);
     const first = sink;
     // Kill while archiving is under way: some rows in, not all.
-    const atKill = await waitFor(
+    const atKill = await waitUntil(
       'the first sink to be part-way through',
-      () => countRows(client, n.database, 'events'),
-      (c) => c.raw > 0 && c.final < events.length,
+      async () => {
+        const v = await (() => countRows(client, n.database, 'events'))();
+        return ((c) => c.raw > 0 && c.final < events.length)(v) ? v : undefined;
+      },
       60000,
+      100,
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n--- sink output ---\n${first.output()}`);
     });
@@ -105,18 +108,23 @@ test('SIGKILL mid-batch and a restart: still every row exactly once', async () =
 
     sink = spawnSink(n);
     const second = sink;
-    const done = await waitFor(
+    const done = await waitUntil(
       'every row archived after the restart',
-      async () => ({
-        events: await countRows(client, n.database, 'events'),
-        alerts: await countRows(client, n.database, 'alerts'),
-        labels: await countRows(client, n.database, 'alert_labels'),
-      }),
-      (c) =>
-        c.events.final === events.length &&
-        c.alerts.final === alerts.length &&
-        c.labels.final === labels.length,
+      async () => {
+        const v = await (async () => ({
+          events: await countRows(client, n.database, 'events'),
+          alerts: await countRows(client, n.database, 'alerts'),
+          labels: await countRows(client, n.database, 'alert_labels'),
+        }))();
+        return ((c) =>
+          c.events.final === events.length &&
+          c.alerts.final === alerts.length &&
+          c.labels.final === labels.length)(v)
+          ? v
+          : undefined;
+      },
       120000,
+      100,
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n--- sink output ---\n${second.output()}`);
     });

@@ -45,8 +45,8 @@ import {
   testKafka,
   testLogger,
   uniqueNames,
-  waitFor,
 } from './fixtures.ts';
+import { waitUntil } from '../../../test/support/harness.ts';
 
 const log = testLogger('sink-it');
 const kafka = testKafka(log);
@@ -99,13 +99,19 @@ test('archives every event and alert exactly once; poisoned records go to dead l
 
     const sink = await startSink(loadSinkConfig(sinkEnv(n, { SINK_BATCH_MAX_ROWS: '700' })), log);
     try {
-      const counts = await waitFor(
+      const counts = await waitUntil(
         'all rows archived',
-        async () => ({
-          events: await countRows(client, n.database, 'events'),
-          alerts: await countRows(client, n.database, 'alerts'),
-        }),
-        (c) => c.events.final === events.length && c.alerts.final === alerts.length,
+        async () => {
+          const v = await (async () => ({
+            events: await countRows(client, n.database, 'events'),
+            alerts: await countRows(client, n.database, 'alerts'),
+          }))();
+          return ((c) => c.events.final === events.length && c.alerts.final === alerts.length)(v)
+            ? v
+            : undefined;
+        },
+        60000,
+        100,
       );
       assert.ok(counts.events.raw >= events.length);
       const dead = await readTopic(kafka, n.deadLetterTopic, 4);
@@ -232,10 +238,14 @@ test('archives every label record exactly once; the latest per alert wins; bad l
         ...labels.slice(300).map(labelMessage),
         ...duplicated.map(labelMessage),
       ]);
-      const counts = await waitFor(
+      const counts = await waitUntil(
         'every label archived',
-        () => countRows(client, n.database, 'alert_labels'),
-        (c) => c.final === labels.length,
+        async () => {
+          const v = await (() => countRows(client, n.database, 'alert_labels'))();
+          return ((c) => c.final === labels.length)(v) ? v : undefined;
+        },
+        60000,
+        100,
       );
       assert.ok(counts.raw >= labels.length);
       const dead = await readTopic(kafka, n.deadLetterTopic, 3);
@@ -253,10 +263,14 @@ test('archives every label record exactly once; the latest per alert wins; bad l
     // A replay of everything: another group reads the whole topic again into the same tables.
     const replay = await startSink(loadSinkConfig(sinkEnv(n, { SINK_GROUP_ID: `${n.groupId}-replay` })), log);
     try {
-      await waitFor(
+      await waitUntil(
         'the replay to archive every record again',
-        () => Promise.resolve(replay.stats.archived.labels),
-        (archived) => archived === labels.length + duplicated.length,
+        async () => {
+          const v = await (() => Promise.resolve(replay.stats.archived.labels))();
+          return ((archived) => archived === labels.length + duplicated.length)(v) ? v : undefined;
+        },
+        60000,
+        100,
       );
     } finally {
       await replay.stop();

@@ -5,7 +5,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +12,9 @@ import { pino } from 'pino';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { ConsumedRecord, KafkaClient } from '@tradewatch/shared/kafka-port';
 import { loadGatewayConfig, type GatewayConfig } from '../../src/config.ts';
-import { waitFor } from './memory-ports.ts';
+import { freePort, waitUntil } from '../../../../test/support/harness.ts';
+
+export { freePort };
 
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -75,7 +76,9 @@ export const readTopic = async (brokers: string, topic: string): Promise<TopicRe
     messages,
     partitions,
     values: () => messages.map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>),
-    waitForCount: (n, ms = 30_000) => waitFor(() => messages.length >= n, ms, `${n} records on ${topic}`),
+    waitForCount: async (n, ms = 30_000) => {
+      await waitUntil(`${n} records on ${topic}`, () => messages.length >= n, ms, 10);
+    },
     stop: () => reader.close(),
   };
 };
@@ -97,16 +100,6 @@ export const IT_SANDBOX_HEADERS = {
   authorization: 'Bearer it-sandbox-token',
   'content-type': 'application/json',
 };
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 /** A redis-server of this test alone, without persistence, on a free port. */
 export class PrivateRedis {
@@ -132,7 +125,8 @@ export class PrivateRedis {
       },
     );
     this.child = child;
-    await waitFor(
+    await waitUntil(
+      'the private redis-server',
       async () => {
         if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
         return run('redis-cli', ['-p', String(this.port), 'ping']).then(
@@ -141,7 +135,7 @@ export class PrivateRedis {
         );
       },
       10_000,
-      'the private redis-server',
+      10,
     );
   }
   /** Stops this test's redis-server, by its pid. */

@@ -306,16 +306,3 @@ export const trade = (i: number | string, extra: Record<string, unknown> = {}) =
   amount: 10,
   ...extra,
 });
-
-/** Waits until `cond` holds, polling, or fails after `ms`. */
-export const waitFor = async (
-  cond: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
