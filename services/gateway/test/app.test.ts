@@ -309,11 +309,12 @@ test('503: Kafka unavailable; the claims are released and the retry publishes on
 test('503 within the publish bound when Kafka hangs; a late acknowledgement makes the retry a duplicate', async () => {
   const { app, publisher, ledger } = await buildTestApp({ publishTimeoutMs: 150 });
   publisher.hold = true;
-  const started = Date.now();
   const res = await app.inject(post(trade(1)));
-  const elapsed = Date.now() - started;
+  // Answered by the publish bound: the publish itself is still held, unanswered.
   assert.equal(res.statusCode, 503);
-  assert.ok(elapsed >= 140 && elapsed < 1000, `answered after ${elapsed} ms`);
+  assert.equal(publisher.held.length, 1);
+  assert.equal(publisher.published.length, 0, 'the publish is still in flight');
+  assert.match(res.json<{ message: string }>().message, /did not acknowledge within 150 ms/);
   assert.ok(res.headers['retry-after']);
 
   const during = await app.inject(post(trade(1)));
@@ -382,10 +383,11 @@ test('503 at once when too many events are waiting for Kafka (no unbounded queue
   publisher.hold = true;
   const first = app.inject(post({ events: Array.from({ length: 800 }, (_, i) => trade(i)) }));
   await waitUntil('the first publish', () => publisher.held.length === 1, 2000, 10);
-  const started = Date.now();
   const second = await app.inject(post({ events: Array.from({ length: 300 }, (_, i) => trade(1000 + i)) }));
+  // Refused before any publish (not after the 5 s publish bound): nothing more was handed to Kafka.
   assert.equal(second.statusCode, 503);
-  assert.ok(Date.now() - started < 1000);
+  assert.match(second.json<{ message: string }>().message, /too many events waiting for Kafka/);
+  assert.equal(publisher.held.length, 1, 'the second request never reached the publisher');
   publisher.held[0]!.release();
   assert.equal((await first).statusCode, 202);
 });
@@ -536,13 +538,14 @@ test('graceful close waits for a publish that outlived its request', async () =>
   const { app, publisher, ledger } = await buildTestApp({ publishTimeoutMs: 50 });
   publisher.hold = true;
   assert.equal((await app.inject(post(trade(1)))).statusCode, 503);
-  let closed = false;
-  const closing = app.close().then(() => {
-    closed = true;
-  });
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(closed, false);
+  // The order of what happens: close may finish only after the held publish was released.
+  const order: string[] = [];
+  const closing = app.close().then(() => order.push('closed'));
+  // Close runs its hooks on later turns of the event loop; give it every chance to finish early.
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  order.push('released');
   publisher.held[0]!.release();
   await closing;
+  assert.deepEqual(order, ['released', 'closed']);
   assert.equal(ledger.isAccepted('trade-1'), true, 'the late ack is recorded before the process exits');
 });
