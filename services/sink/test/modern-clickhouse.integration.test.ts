@@ -253,15 +253,51 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
         ?.map((r) => Object.values(r).map((v) => (typeof v === 'string' ? v : Number(v)))),
       [[alerts[0]!.rule, alerts.length, 1, 1, 1, 0.5]],
     );
-    assert.ok((byName.get('events-per-minute')?.length ?? 0) > 0, 'events-per-minute has rows');
-    assert.ok((byName.get('alerts-per-minute')?.length ?? 0) > 0, 'alerts-per-minute has rows');
+    // What each query must find in the rows inserted above (the duplicate counted once).
+    const sum = (name: string, column: string) =>
+      (byName.get(name) ?? []).reduce((n, r) => n + Number(r[column]), 0);
+    assert.equal(sum('events-per-minute', 'events'), events.length, 'events-per-minute counts every event');
+    assert.equal(sum('alerts-per-minute', 'alerts'), alerts.length, 'alerts-per-minute counts every alert');
     assert.equal(byName.get('top-flagged-users')?.length, new Set(alerts.map((a) => a.userId)).size);
-    assert.ok((byName.get('users-many-ips')?.length ?? 0) > 0, 'users-many-ips has rows');
-    assert.ok((byName.get('alerts-of-user')?.length ?? 0) > 0, 'alerts-of-user joins trades to alerts');
-    assert.ok((byName.get('largest-trades-vs-median')?.length ?? 0) > 0, 'largest-trades-vs-median has rows');
-    assert.ok(
-      byName.get('alert-rate')?.some((r) => Number(r.trades) > 0),
-      `alert-rate joins trades: ${JSON.stringify(byName.get('alert-rate'))}`,
+    assert.equal(sum('top-flagged-users', 'alerts'), alerts.length);
+    const ipsOf = new Map<string, Set<string>>();
+    for (const e of events) {
+      if (e.ip === undefined || e.ip === '') continue;
+      ipsOf.set(e.userId, (ipsOf.get(e.userId) ?? new Set()).add(e.ip));
+    }
+    assert.deepEqual(
+      (byName.get('users-many-ips') ?? []).map((r) => [r.userId, Number(r.distinctIps)]).sort(),
+      [...ipsOf]
+        .filter(([, ips]) => ips.size >= 3)
+        .map(([u, ips]) => [u, ips.size])
+        .sort(),
+      'users-many-ips: the users with three distinct IPs or more',
     );
+    // The user's trades within ±10 minutes of each of the user's alerts (none of them is the
+    // flagged trade itself: these alerts name trades outside the events inserted).
+    const trades = events.filter((e) => e.type === 'trade');
+    const around = alerts
+      .filter((a) => a.userId === user)
+      .flatMap((a) =>
+        trades
+          .filter((e) => e.userId === user && Math.abs(e.ts - a.tradeTs) <= 10 * 60000)
+          .map((e) => [a.alertId, e.eventId]),
+      )
+      .sort();
+    assert.ok(around.length > 0, 'the sample has trades around the alert');
+    assert.deepEqual(
+      (byName.get('alerts-of-user') ?? []).map((r) => [r.alertId, r.eventId]).sort(),
+      around,
+      "alerts-of-user: the user's trades around each of the user's alerts",
+    );
+    const largest = byName.get('largest-trades-vs-median') ?? [];
+    assert.ok(largest.length > 0 && largest.length <= trades.length);
+    assert.equal(
+      Number(largest[0]!.amount),
+      Math.max(...trades.map((e) => (e.type === 'trade' ? e.amount : 0))),
+      'largest-trades-vs-median starts with the largest trade',
+    );
+    assert.equal(sum('alert-rate', 'alerts'), alerts.length, 'alert-rate counts every alert');
+    assert.equal(sum('alert-rate', 'trades'), trades.length, 'alert-rate joins the trades of the hour');
   });
 });
