@@ -1248,6 +1248,25 @@ class PkAdmin implements KafkaAdmin {
     return wrap('deleting groups', () => this.admin.deleteGroups({ groups: [...groups] }));
   }
 
+  logEnds(topic: string): Promise<Map<number, number>> {
+    return retrying(`reading log end offsets of topic ${topic}`, async () => {
+      const n = await this.partitionCount(topic);
+      const [t] = await this.admin.listOffsets({
+        topics: [
+          {
+            name: topic,
+            partitions: Array.from({ length: n }, (_, partitionIndex) => ({
+              partitionIndex,
+              timestamp: ListOffsetTimestamps.LATEST,
+            })),
+          },
+        ],
+        isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
+      });
+      return new Map((t?.partitions ?? []).map((p) => [p.partitionIndex, Number(p.offset)]));
+    });
+  }
+
   watermarks(topic: string): Promise<Watermarks[]> {
     return retrying(`reading offsets of topic ${topic}`, async () => {
       const n = await this.partitionCount(topic);

@@ -198,6 +198,11 @@ export interface KafkaAdmin {
   /** Log start and last stable offset of every partition, by partition. */
   watermarks(topic: string): Promise<Watermarks[]>;
   /**
+   * The log end offset of every partition (read_uncommitted: past records of transactions still
+   * open). Above the last stable offset, a transaction with records is undecided.
+   */
+  logEnds(topic: string): Promise<Map<number, number>>;
+  /**
    * The group's committed offsets of `topic` by partition (absent: none). Stable: waits while a
    * transaction that commits offsets of these partitions is open (KIP-447).
    */

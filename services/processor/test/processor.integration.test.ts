@@ -113,15 +113,45 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
   });
   assert.ok(expected.length > 50, `workload should raise alerts (got ${expected.length})`);
 
-  await publish(env.EVENTS_TOPIC, events.slice(0, 25000));
-  const a = start('a');
-  await waitUntil(
-    'first committed progress',
-    () => anyProgress(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
-    60000,
-    20,
-  );
-  await a.kill(); // mid-stream, most likely mid-transaction
+  // SIGKILL inside an open transaction, and the test proves it did: after the kill, records of
+  // the instance's transaction sit on the changelog past the last stable offset (nothing can
+  // decide that transaction but the coordinator's timeout or a new producer of the id). The
+  // first 25,000 events are published in small steps meanwhile, so that records are flowing;
+  // a kill that fell between two transactions is tried again with a new incarnation.
+  const changelog = `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`;
+  const openTransaction = () =>
+    withAdmin(kafka, async (admin) => {
+      const [stable, ends] = await Promise.all([admin.watermarks(changelog), admin.logEnds(changelog)]);
+      return stable.some((w) => (ends.get(w.partition) ?? 0) > w.high);
+    });
+  await publish(env.EVENTS_TOPIC, events.slice(0, 2000));
+  let published = 2000;
+  let killedInside = 0;
+  for (let attempt = 1; attempt <= 5 && killedInside === 0; attempt++) {
+    const a = start('a');
+    await waitUntil(
+      'progress committed by a',
+      () => anyProgress(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+      60000,
+      20,
+    );
+    await waitUntil(
+      'a transaction of a in flight while records flow',
+      async () => {
+        if (published < 25000) {
+          await publish(env.EVENTS_TOPIC, events.slice(published, published + 500));
+          published += 500;
+        }
+        return openTransaction();
+      },
+      60000,
+      1,
+    );
+    await a.kill();
+    if (await openTransaction()) killedInside = attempt;
+  }
+  assert.ok(killedInside > 0, 'a SIGKILL landed inside an open transaction');
+  if (published < 25000) await publish(env.EVENTS_TOPIC, events.slice(published, 25000));
 
   const b = start('b');
   await publish(env.EVENTS_TOPIC, events.slice(25000));
