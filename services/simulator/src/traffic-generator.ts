@@ -45,6 +45,21 @@ export const seededRandom = (seed: number): (() => number) => {
   };
 };
 
+/** FNV-1a, 32 bits: a seed from a string. */
+const fnv1a = (text: string): number => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+};
+
+const ipv4 = (first: string, rnd: () => number): string => {
+  const b = () => Math.floor(rnd() * 254) + 1;
+  return `${first}.${b()}.${b()}.${b()}`;
+};
+
 export class TrafficGenerator {
   private readonly rnd: () => number;
   private readonly players: Player[];
@@ -55,20 +70,26 @@ export class TrafficGenerator {
   constructor(o: GeneratorOptions) {
     this.o = o;
     this.rnd = seededRandom(o.seed);
-    this.players = Array.from({ length: o.users }, (_, i) => ({
-      id: `player-${i.toString().padStart(6, '0')}`,
-      homeIps: Array.from({ length: 1 + Math.floor(this.rnd() * 3) }, () => this.ipv4('10')),
-      typical: Math.round(Math.exp(2 + this.rnd() * 5) * 100) / 100,
-      logins: 0,
-      trades: 0,
-      loggedIn: false,
-      hijacked: false,
-    }));
+    this.players = Array.from({ length: o.users }, (_, i) => {
+      const id = `player-${i.toString().padStart(6, '0')}`;
+      // A player's home IPs and typical amount follow from the player's id alone, not from the
+      // run's seed: a second run against the same archive and state meets the same players,
+      // not strangers logging in from new IPs.
+      const profile = seededRandom(fnv1a(id));
+      return {
+        id,
+        homeIps: Array.from({ length: 1 + Math.floor(profile() * 3) }, () => ipv4('10', profile)),
+        typical: Math.round(Math.exp(2 + profile() * 5) * 100) / 100,
+        logins: 0,
+        trades: 0,
+        loggedIn: false,
+        hijacked: false,
+      };
+    });
   }
 
   private ipv4(first: string): string {
-    const b = () => Math.floor(this.rnd() * 254) + 1;
-    return `${first}.${b()}.${b()}.${b()}`;
+    return ipv4(first, this.rnd);
   }
 
   private gaussian(): number {
