@@ -107,13 +107,23 @@ const caughtUp = async (kafka: KafkaClient, groupId: string, topic: string) => {
   return [...e].every(([p, high]) => (c.get(p) ?? -1) >= high);
 };
 
-/** The peer, built once into .data/peer-kstreams (Java 17 and Maven; jars from Maven Central). */
+/**
+ * The peer — the same rule as a Kafka Streams application (a Maven project with
+ * `peer.FraudApp`), which is not part of this repository: BENCH_PEER_SOURCE names its sources,
+ * built once into BENCH_PEER_DIR (.data/peer-kstreams) with Java 17 and Maven.
+ */
 const peerDir = (): string => {
   const dir = process.env.BENCH_PEER_DIR ?? join(ROOT, '.data', 'peer-kstreams');
   if (!existsSync(join(dir, 'target', 'classes', 'peer', 'FraudApp.class'))) {
-    say(`building the Kafka Streams peer in ${dir}`);
+    const source = process.env.BENCH_PEER_SOURCE;
+    if (source === undefined || !existsSync(join(source, 'pom.xml'))) {
+      throw new Error(
+        `the Kafka Streams peer is not built in ${dir}: set BENCH_PEER_SOURCE to its Maven project (a pom.xml and peer.FraudApp)`,
+      );
+    }
+    say(`building the Kafka Streams peer from ${source} in ${dir}`);
     mkdirSync(dir, { recursive: true });
-    cpSync(join(ROOT, '..', 'shared', 'peers', 'kstreams'), dir, { recursive: true });
+    cpSync(source, dir, { recursive: true });
     execFileSync('mvn', ['-q', '-B', 'package', '-DskipTests'], { cwd: dir, stdio: 'inherit' });
   }
   return dir;
