@@ -235,6 +235,8 @@ const main = async () => {
       }
       await sleep(200);
     }
+    // The last minute ends with the soak itself.
+    if (minute < Math.ceil(MINUTES)) report(start + minute * 60000, end);
     await Promise.all(restarts);
     clearInterval(sampler);
     sampleMemory();
