@@ -571,6 +571,26 @@ export const failureCost = (
 // --- The exact comparison ------------------------------------------------------------------------
 
 /**
+ * An archive query over the run's users, a few hundred users a query (its primary key begins
+ * with userId): a soak's millions of rows would not fit one answer.
+ */
+const archivedByUser = async (
+  users: readonly string[],
+  sql: (userList: string) => string,
+): Promise<Record<string, unknown>[]> => {
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < users.length; i += 400) {
+    const list = users
+      .slice(i, i + 400)
+      .map((u) => `'${u.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
+      .join(',');
+    for (const row of await clickhouse<Record<string, unknown>>(sql(list), { timeoutMs: 120000 }))
+      out.push(row);
+  }
+  return out;
+};
+
+/**
  * deepEqual of two lists of rows keyed by `key`, failing with what differs (missing, extra, and
  * the first rows that differ) rather than a diff truncated after a hundred rows.
  */
@@ -635,6 +655,8 @@ export const assertExactlyOnce = async (
   batches: readonly AcceptedBatch[],
 ): Promise<ExactnessReport> => {
   const events = acceptedEvents(batches);
+  // Reading back a soak's millions of records takes minutes, a chaos test's thousands seconds.
+  const readTimeoutMs = Math.max(60000, events.length / 20);
   const byId = new Map(events.map((e) => [e.eventId, e]));
   assert.equal(byId.size, events.length, 'every generated eventId is distinct');
   const firstPost = new Map<string, number>();
@@ -662,7 +684,7 @@ export const assertExactlyOnce = async (
         }
         return [...byId.keys()].every((id) => seen.has(id));
       },
-      { timeoutMs: 60000 },
+      { timeoutMs: readTimeoutMs },
     ).catch(() => {
       const missing = [...byId.keys()].filter((id) => !seen.has(id));
       assert.fail(
@@ -697,13 +719,13 @@ export const assertExactlyOnce = async (
       p.topics.alerts,
       (r) => {
         if (r.length !== records.length) quietSince = Date.now();
-        records = [...r];
+        records = r;
         return r.length >= expected.length && Date.now() - quietSince >= 3000;
       },
-      { timeoutMs: 60000 },
+      { timeoutMs: readTimeoutMs },
     ).catch(() => assert.fail(`the alerts topic held ${records.length} alerts, ${expected.length} expected`)),
   );
-  const alerts = records.map((r) => decodeAlert(r.value!));
+  const alerts = [...records].map((r) => decodeAlert(r.value!));
   const readAt = Date.now();
   await check(() => {
     const off = alerts.filter((a) => {
@@ -733,9 +755,10 @@ export const assertExactlyOnce = async (
     60000,
     500,
   ).catch(() => undefined); // what is there is compared below
-  const rows = await clickhouse<Record<string, unknown>>(
-    `SELECT eventId, type, userId, tsMs, ip, amountMicros, currency, itemId, gameServerId
-     FROM ${db}.events FINAL`,
+  const rows = await archivedByUser(
+    [...new Set(events.map((e) => e.userId))],
+    (users) => `SELECT eventId, type, userId, tsMs, ip, amountMicros, currency, itemId, gameServerId
+     FROM ${db}.events FINAL WHERE userId IN (${users})`,
   );
   await check(() =>
     assertSameRows(
@@ -755,10 +778,25 @@ export const assertExactlyOnce = async (
       'the archive holds one row per distinct accepted event, equal to it',
     ),
   );
-  const alertRows = await clickhouse<Record<string, unknown>>(
-    `SELECT alertId, rule, ruleVersion, userId, tradeEventId, tradeTsMs, amountMicros, baselineMicros,
+  const alertRows = await archivedByUser(
+    [...new Set(events.map((e) => e.userId))],
+    (
+      users,
+    ) => `SELECT alertId, rule, ruleVersion, userId, tradeEventId, tradeTsMs, amountMicros, baselineMicros,
        factor, ip, knownIps, previousTrades, gameServerId, detectedAtMs
-     FROM ${db}.alerts FINAL`,
+     FROM ${db}.alerts FINAL WHERE userId IN (${users})`,
+  );
+  // Rows of users outside the run would be missed by the pages: the totals must agree too.
+  const [totals] = await clickhouse<{ events: string; alerts: string }>(
+    `SELECT (SELECT count() FROM ${db}.events FINAL) AS events, (SELECT count() FROM ${db}.alerts FINAL) AS alerts`,
+    { timeoutMs: 120000 },
+  );
+  await check(() =>
+    assert.deepEqual(
+      { events: Number(totals!.events), alerts: Number(totals!.alerts) },
+      { events: rows.length, alerts: alertRows.length },
+      'no archived rows of users outside the run',
+    ),
   );
   // ClickHouse 18.16 reads and prints Float64 to within a unit in the last place (13.69555689889678
   // comes back as 13.695556898896779): factor is compared on its own, to 1e-12.

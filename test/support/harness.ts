@@ -200,9 +200,12 @@ export const produce = async (kafka: KafkaClient, topic: string, messages: TestR
 };
 
 /** Runs a query on ClickHouse over HTTP and returns its JSONEachRow rows. */
-export const clickhouse = async <T = Record<string, unknown>>(sql: string): Promise<T[]> => {
+export const clickhouse = async <T = Record<string, unknown>>(
+  sql: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<T[]> => {
   const res = await fetch(`${CLICKHOUSE_URL}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`, {
-    signal: AbortSignal.timeout(10000),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 10000),
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`ClickHouse: ${text.slice(0, 300)}`);
