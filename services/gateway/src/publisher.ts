@@ -16,6 +16,7 @@ import { encodeEvent } from '@tradewatch/shared/events';
 import type { OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { TradewatchError } from '@tradewatch/shared/errors';
+import { createGatewayMetrics, type PublishMetrics } from './gateway-metrics.ts';
 import type { EventPosition, EventPublisher, IngestMode } from './ports.ts';
 
 export interface PublishTarget {
@@ -31,6 +32,7 @@ export interface KafkaPublisherOptions {
    * larger than this is split over consecutive sends.
    */
   maxSendBytes?: number;
+  metrics?: PublishMetrics;
 }
 
 /** The header that marks a record as a sandbox event, beside its topic. */
@@ -59,6 +61,7 @@ const RECORD_OVERHEAD = 64;
 
 export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOptions): EventPublisher => {
   const maxSendBytes = opts.maxSendBytes ?? 768 * 1024;
+  const metrics = opts.metrics ?? createGatewayMetrics();
   const queue: Chunk[] = [];
   let sending = false;
 
@@ -100,6 +103,10 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
           chunks.length === 1 ? first.messages : chunks.flatMap((c) => c.messages),
         );
         place(chunks, new Map(written.map((w) => [w.partition, w.baseOffset])));
+        metrics.published(
+          opts.targets[first.mode].topic,
+          chunks.reduce((n, c) => n + c.messages.length, 0),
+        );
         for (const { request } of chunks) {
           request.parts -= 1;
           if (request.parts === 0 && !request.failed) request.resolve(request.positions);

@@ -196,6 +196,7 @@ export class ArchiveSink {
     for (const tp of partitions) {
       const key = `${tp.topic}\u0000${tp.partition}`;
       const b = this.buffers.get(key);
+      this.o.stats.revoked(tp.topic, tp.partition);
       if (b === undefined) continue;
       b.closed = true;
       dropped += b.pending.records;
@@ -208,6 +209,12 @@ export class ArchiveSink {
   private async onBatch(batch: RecordBatch): Promise<void> {
     if (this.stopping) return;
     const buf = this.bufferFor(batch.topic, batch.partition);
+    this.o.stats.fetched(
+      batch.topic,
+      batch.partition,
+      batch.highWatermark,
+      batch.records[0]?.offset ?? batch.nextOffset,
+    );
     let part: Part | undefined;
     if (batch.records.length > 0) {
       const records = packRecords(batch.records);
@@ -300,7 +307,7 @@ export class ArchiveSink {
         }
         if (deadLetters.length > 0) {
           await this.o.producer.send(deadLetters);
-          this.o.stats.deadLetters += deadLetters.length;
+          this.o.stats.deadLettered(deadLetters.length);
           deadLetters = [];
         }
         break;
@@ -310,7 +317,7 @@ export class ArchiveSink {
             ? err
             : new TradewatchError('SINK_FLUSH_FAILED', String(err), { cause: err });
         if (!isRetriable(e)) throw e;
-        this.o.stats.insertRetries++;
+        this.o.stats.insertRetried();
         const delayMs = backoffDelay(this.o.retry, attempt);
         // One failure may be a connection the server had just closed; two in a row is an outage.
         if (e.code === 'CLICKHOUSE_UNAVAILABLE' && attempt >= 2) this.unavailable(buf, e);
@@ -331,7 +338,7 @@ export class ArchiveSink {
       await this.o.consumer.commit([
         { topic: buf.topic, partition: buf.partition, offset: batch.nextOffset },
       ]);
-      this.o.stats.commits++;
+      this.o.stats.committed(buf.topic, buf.partition, batch.nextOffset);
     } catch (err) {
       // Typically a rebalance: the rows are stored, the next owner re-reads them harmlessly.
       this.o.stats.commitFailures++;
