@@ -38,6 +38,8 @@ export interface DashboardConfig {
   staticDir: string;
   /** Timeout of one call to a processor's state endpoint. */
   stateTimeoutMs: number;
+  /** A Prometheus scraping the pipeline: the overview's live rates come from it when set. */
+  prometheusUrl: URL | undefined;
   telemetry: TelemetryConfig;
   logLevel: LogLevel;
 }
@@ -85,6 +87,10 @@ export const loadDashboardConfig = (env: Env): Readonly<DashboardConfig> => {
     maxPageSize: r.int('DASHBOARD_MAX_PAGE_SIZE', 10000, { min: 1, max: 100000 }),
     staticDir: r.string('DASHBOARD_STATIC_DIR', join(here, '..', 'dist')),
     stateTimeoutMs: r.int('DASHBOARD_STATE_TIMEOUT_MS', 2000, { min: 100, max: 60000 }),
+    prometheusUrl:
+      r.optionalString('DASHBOARD_PROMETHEUS_URL') === undefined
+        ? undefined
+        : r.url('DASHBOARD_PROMETHEUS_URL', 'http://127.0.0.1:9090', ['http:', 'https:']),
     telemetry: r.telemetry(),
     logLevel: r.logLevel(),
   });

@@ -49,6 +49,7 @@ try {
   const rates = new LiveRates({
     admin,
     eventsTopic: config.eventsTopic,
+    prometheusUrl: config.prometheusUrl,
     alertsRead: () => running.feed.alertsRead,
     log: log.child({ module: 'rates' }),
   });
