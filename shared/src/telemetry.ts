@@ -21,6 +21,7 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import { startNodeSdk } from '@opentelemetry/sdk-node';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { TelemetryConfig } from './config.ts';
+import { enableRecordTracing } from './trace-context.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -96,6 +97,7 @@ export const startTelemetry = (o: TelemetryOptions): Telemetry => {
   const require = createRequire(import.meta.url);
   require('node:http');
   require('node:https');
+  if (tracing) enableRecordTracing();
   const meter = metrics.getMeter('tradewatch-process');
   // The semantic conventions' process.memory.usage (resident set), beside the runtime's V8 heap.
   meter
