@@ -1,10 +1,13 @@
 // The operator's view of a running pipeline, end to end with every service a real process: the
 // trace of a game server's request reaches the processing of its event, the alert it raised and
 // the archive's inserts (spans exported over OTLP to a collector in this test); Debian's
-// Prometheus, started by infra/infra.sh, scrapes every service's metrics.
+// Prometheus, started by infra/infra.sh, scrapes every service's metrics; the loss audit
+// reconciles the run, and finds a row deleted from the archive.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import {
   startDeskPipeline,
   takeover,
@@ -12,7 +15,7 @@ import {
   type DeskPipeline,
   type Takeover,
 } from './support/desk-pipeline.ts';
-import { clickhouse, waitUntil } from './support/harness.ts';
+import { clickhouse, clickhouseCommand, ROOT, waitUntil } from './support/harness.ts';
 import {
   startOtlpCollector,
   startTestPrometheus,
@@ -26,6 +29,7 @@ let pipeline: DeskPipeline;
 let sinkPort: number;
 let ann: Takeover;
 const traceId = randomBytes(16).toString('hex');
+const startedAt = Date.now();
 
 before(async () => {
   collector = await startOtlpCollector();
@@ -168,4 +172,40 @@ test("Prometheus scrapes every service's metrics", async () => {
     30000,
     500,
   );
+});
+
+const audit = () => {
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'scripts/audit.ts'), '--from', new Date(startedAt).toISOString(), '--to', String(Date.now())],
+    { env: { ...process.env, ...pipeline.env }, encoding: 'utf8', timeout: 60000 },
+  );
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+};
+
+test('the loss audit reconciles a complete run, then finds a row deleted from the archive', async () => {
+  const events = ann.events.length;
+  // The sink has committed past every record (the insert spans above end after the commit).
+  const clean = audit();
+  assert.equal(clean.status, 0, clean.out);
+  const count = (stage: string) => new RegExp(`^${stage} +${events} +0 +0 +0$`, 'm');
+  assert.match(clean.out, count('accepted by the gateway'));
+  assert.match(clean.out, count('records on the events topic'));
+  assert.match(clean.out, count('applied by the processors'));
+  assert.match(clean.out, count('rows in the events archive'));
+  assert.match(clean.out, /^alerts on the alerts topic +1 +0 +0 +0$/m);
+  assert.match(clean.out, /^rows in the alerts archive +1 +0 +0 +0$/m);
+
+  const lostId = String(ann.events[2]!.eventId);
+  await clickhouseCommand(`ALTER TABLE ${pipeline.database}.events DELETE WHERE eventId = '${lostId}'`);
+  await waitUntil('the mutation to delete the row', async () => {
+    const rows = await clickhouse(
+      `SELECT eventId FROM ${pipeline.database}.events WHERE eventId = '${lostId}'`,
+    );
+    return rows.length === 0;
+  });
+  const planted = audit();
+  assert.equal(planted.status, 1, planted.out);
+  assert.match(planted.out, new RegExp(`^rows in the events archive +${events - 1} +1 LOST +0 +0$`, 'm'));
+  assert.match(planted.out, new RegExp(`LOST at "rows in the events archive": ${lostId}$`, 'm'));
 });
