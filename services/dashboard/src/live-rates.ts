@@ -20,7 +20,7 @@ export const PROMETHEUS_RATE_QUERIES = {
 } as const;
 
 export interface LiveRatesOptions {
-  admin: KafkaAdmin;
+  admin: Pick<KafkaAdmin, 'watermarks'>;
   /** Base URL of a Prometheus scraping the gateways and processors. */
   prometheusUrl?: URL | undefined;
   eventsTopic: string;
