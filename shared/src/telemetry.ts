@@ -11,16 +11,18 @@
 // request span and reads the caller's `traceparent`; the processor's and sink's small servers
 // only answer scrapes and state queries.
 import { createRequire } from 'node:module';
-import { metrics, trace, type Attributes } from '@opentelemetry/api';
+import { diag, DiagLogLevel, metrics, trace, type Attributes } from '@opentelemetry/api';
 import { register as registerImportHooks } from 'import-in-the-middle/register-hooks.mjs';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { envDetector, processDetector } from '@opentelemetry/resources';
 import { startNodeSdk } from '@opentelemetry/sdk-node';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { TelemetryConfig } from './config.ts';
+import type { Logger } from './logger.ts';
 import { enableRecordTracing } from './trace-context.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -31,6 +33,8 @@ export interface TelemetryOptions {
   /** `service.instance.id`, when the service has a name per instance. */
   instance?: string;
   config: TelemetryConfig;
+  /** Where the SDK's own warnings and errors go (an export that failed, a span queue full). */
+  log: Logger;
   /** Span processors that replace the OTLP export (tests: an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
   /** Overrides OTEL_TRACES_SAMPLER (tests and benchmarks). */
@@ -72,6 +76,9 @@ export const startTelemetry = (o: TelemetryOptions): Telemetry => {
   if (o.instance !== undefined) resourceAttributes['service.instance.id'] = o.instance;
   const sdk = startNodeSdk({
     resourceAttributes,
+    // Detectors that answer at once: the host's (machine id) would leave the first scrapes'
+    // resource incomplete.
+    resourceDetectors: [processDetector, envDetector],
     metricReaders: [prometheus],
     // undefined: the exporters OTEL_TRACES_EXPORTER names (OTLP by default); []: no tracer provider.
     ...(o.spanProcessors !== undefined
@@ -97,6 +104,18 @@ export const startTelemetry = (o: TelemetryOptions): Telemetry => {
   const require = createRequire(import.meta.url);
   require('node:http');
   require('node:https');
+  // The SDK's diagnostics as the service's JSON log lines, not console text.
+  const sdkLog = o.log.child({ module: 'opentelemetry' });
+  diag.setLogger(
+    {
+      error: (message, ...args) => sdkLog.error({ args }, message),
+      warn: (message, ...args) => sdkLog.warn({ args }, message),
+      info: (message, ...args) => sdkLog.info({ args }, message),
+      debug: (message, ...args) => sdkLog.debug({ args }, message),
+      verbose: (message, ...args) => sdkLog.trace({ args }, message),
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
   if (tracing) enableRecordTracing();
   const meter = metrics.getMeter('tradewatch-process');
   // The semantic conventions' process.memory.usage (resident set), beside the runtime's V8 heap.

@@ -16,8 +16,8 @@ import { LiveRates } from './live-rates.ts';
 import { GroupUserStateLocator } from './user-state-locator.ts';
 
 const config = loadDashboardConfig(process.env);
-const telemetry = startTelemetry({ service: 'tradewatch-dashboard', config: config.telemetry });
 const log = createLogger('dashboard', config.logLevel);
+const telemetry = startTelemetry({ service: 'tradewatch-dashboard', config: config.telemetry, log });
 const kafka = createKafkaClient({
   brokers: config.kafkaBrokers,
   clientId: 'tradewatch-dashboard',

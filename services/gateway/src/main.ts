@@ -8,7 +8,7 @@ import { loadGatewayConfig } from './config.ts';
 
 const config = loadGatewayConfig(process.env);
 const log = createLogger('gateway', config.logLevel);
-const telemetry = startTelemetry({ service: 'tradewatch-gateway', config: config.telemetry });
+const telemetry = startTelemetry({ service: 'tradewatch-gateway', config: config.telemetry, log });
 const { startGateway } = await import('./gateway.ts');
 
 try {

@@ -17,12 +17,13 @@ import { StreamProcessor } from './stream-processor.ts';
 import { UserStateQuery } from './user-state-query.ts';
 
 const config = loadProcessorConfig(process.env);
+const log = createLogger('processor', config.logLevel).child({ instance: config.instanceId });
 const telemetry = startTelemetry({
   service: 'tradewatch-processor',
   instance: config.instanceId,
   config: config.telemetry,
+  log,
 });
-const log = createLogger('processor', config.logLevel).child({ instance: config.instanceId });
 const kafka = createKafkaClient({
   brokers: config.kafkaBrokers,
   clientId: `tradewatch-processor-${config.instanceId}`,

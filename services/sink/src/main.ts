@@ -17,12 +17,13 @@ import { startSink } from './start-sink.ts';
 
 const config = loadSinkConfig(process.env);
 // First: instruments created before the SDK would stay no-ops.
+const log = createLogger('sink', config.logLevel).child({ instance: config.instanceId });
 const telemetry = startTelemetry({
   service: 'tradewatch-sink',
   instance: config.instanceId,
   config: config.telemetry,
+  log,
 });
-const log = createLogger('sink', config.logLevel).child({ instance: config.instanceId });
 
 try {
   let http: SinkHttpServer | undefined;
