@@ -46,7 +46,8 @@ before(async () => {
     amount: 900,
   });
   await pipeline.post(ann.events.slice(0, -1));
-  // The game server's own trace: the flagged trade's request continues it.
+  // The game server's own, sampled trace: the flagged trade's request continues it whatever
+  // the gateway's own ratio for new traces (1 % by default).
   await pipeline.post(ann.events.slice(-1), {
     traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
   });

@@ -18,6 +18,11 @@ export interface TelemetryConfig {
    * OTEL_TRACES_EXPORTER names an exporter. Otherwise nothing is traced.
    */
   exportTraces: boolean;
+  /**
+   * OTEL_TRACES_SAMPLER is set: the SDK samples as it says. Otherwise the product's default
+   * applies (telemetry.ts: 1 % of new traces, and whatever a caller's sampled context asks for).
+   */
+  samplerFromEnv: boolean;
 }
 
 export class ConfigError extends TradewatchError {
@@ -130,8 +135,12 @@ export class EnvReader {
     const exporter = this.raw('OTEL_TRACES_EXPORTER');
     const endpoint =
       this.raw('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? this.raw('OTEL_EXPORTER_OTLP_ENDPOINT');
-    if (this.bool('OTEL_SDK_DISABLED', false)) return { exportTraces: false };
-    return { exportTraces: exporter === undefined ? endpoint !== undefined : exporter !== 'none' };
+    const samplerFromEnv = this.raw('OTEL_TRACES_SAMPLER') !== undefined;
+    if (this.bool('OTEL_SDK_DISABLED', false)) return { exportTraces: false, samplerFromEnv };
+    return {
+      exportTraces: exporter === undefined ? endpoint !== undefined : exporter !== 'none',
+      samplerFromEnv,
+    };
   }
 
   /** Throws a ConfigError listing every problem found, or returns the frozen config. */

@@ -93,7 +93,6 @@ export const startOtlpCollector = async (): Promise<OtlpCollector> => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '200',
-      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
     },
     spans,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
