@@ -87,8 +87,11 @@ const infra = (...args: string[]): void => {
   }
 };
 
-const infraRunning = (): boolean =>
-  spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'ignore' }).status === 0;
+/** The parts of the infrastructure that are not running now (those npm start stops again). */
+const infraStopped = (): string[] =>
+  ['kafka', 'redis', 'clickhouse', 'prometheus'].filter(
+    (c) => spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status', c], { stdio: 'ignore' }).status !== 0,
+  );
 
 const stackKafka = () =>
   createKafkaClient({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
@@ -253,7 +256,7 @@ const topicEnd = async (admin: KafkaAdmin, topic: string): Promise<number> =>
   (await admin.watermarks(topic)).reduce((n, p) => n + p.high, 0);
 
 const start = async () => {
-  const infraWasUp = infraRunning();
+  const infraWasDown = infraStopped();
   infra('up');
   writeScrapeTargets();
   await createTopics();
@@ -266,8 +269,10 @@ const start = async () => {
     process.stdout.write('\n');
     say('stopping services...');
     await stopPids([...children.values()].map((c) => c.pid!).filter(alive));
-    if (!infraWasUp) infra('down');
-    else say('infrastructure was already running before npm start; left running (npm run down stops it)');
+    if (infraWasDown.length > 0) infra('down', ...infraWasDown);
+    if (infraWasDown.length < 4) {
+      say('infrastructure already running before npm start was left running (npm run down stops it)');
+    }
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
