@@ -11,7 +11,7 @@
 // request span and reads the caller's `traceparent`; the processor's and sink's small servers
 // only answer scrapes and state queries.
 import { createRequire } from 'node:module';
-import { diag, DiagLogLevel, metrics, trace, type Attributes } from '@opentelemetry/api';
+import { diag, DiagLogLevel, metrics, type Attributes } from '@opentelemetry/api';
 import { register as registerImportHooks } from 'import-in-the-middle/register-hooks.mjs';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
@@ -154,6 +154,3 @@ export const startTelemetry = (o: TelemetryOptions): Telemetry => {
   };
   return started;
 };
-
-/** The tracer of a module of the product; a no-op until the SDK records spans. */
-export const tracer = (name: string) => trace.getTracer(name);

@@ -21,7 +21,6 @@ import {
 } from '@opentelemetry/api';
 
 export const TRACEPARENT_HEADER = 'traceparent';
-export const TRACESTATE_HEADER = 'tracestate';
 
 let enabled = false;
 
@@ -29,8 +28,6 @@ let enabled = false;
 export const enableRecordTracing = (): void => {
   enabled = true;
 };
-
-export const recordTracingEnabled = (): boolean => enabled;
 
 const bufferGetter = {
   keys: (carrier: ReadonlyMap<string, Buffer>) => [...carrier.keys()],
