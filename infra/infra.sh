@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# tradewatch local infrastructure: Kafka (KRaft, single node), Redis and ClickHouse
+# tradewatch local infrastructure: Kafka (KRaft, single node), Redis, ClickHouse and Prometheus
 # as plain background processes of the current user (no Docker, no system services).
 #
-#   infra/infra.sh up      [kafka|redis|clickhouse ...]   start (idempotent), wait until healthy
+#   infra/infra.sh up      [kafka|redis|clickhouse|prometheus ...]   start (idempotent), wait until healthy
 #   infra/infra.sh down    [--purge] [component ...]      stop by pid (data stays unless --purge)
 #   infra/infra.sh status  [component ...]                one line per component (exit 3 if any is down)
 #   infra/infra.sh restart [component ...]
 #   infra/infra.sh purge   [component ...]                down + delete the data
-#   infra/infra.sh tools   kafka|redis|clickhouse|browser   install what they need (apt), start nothing
+#   infra/infra.sh tools   kafka|redis|clickhouse|prometheus|browser   install what they need (apt), start nothing
 #   infra/infra.sh kafka-tool <main class> [args]         run a Kafka CLI class with the cached jars, e.g.
 #       infra/infra.sh kafka-tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
 #
@@ -21,6 +21,8 @@
 #   REDIS_URL              default redis://127.0.0.1:6379
 #   CLICKHOUSE_URL         default http://127.0.0.1:8123
 #   CLICKHOUSE_TCP_PORT    default 9000
+#   PROMETHEUS_PORT        default 9090 (Debian's prometheus; scrape targets in <data>/prometheus/targets/*.json)
+#   PROMETHEUS_SCRAPE_INTERVAL  default 5s
 #   TRADEWATCH_DATA_DIR    default <repo>/.data
 #   TRADEWATCH_CACHE_DIR   default ~/.cache/tradewatch (Kafka jars, outside git)
 #   TRADEWATCH_INFRA_TIMEOUT  health-check deadline per component, seconds (default 90)
@@ -41,7 +43,7 @@ KAFKA_CLUSTER_SIZE=${KAFKA_CLUSTER_SIZE:-1}
 [[ $KAFKA_CLUSTER_SIZE == 1 || $KAFKA_CLUSTER_SIZE == 3 ]] ||
   { echo "infra: KAFKA_CLUSTER_SIZE=$KAFKA_CLUSTER_SIZE: expected 1 or 3" >&2; exit 1; }
 if ((KAFKA_CLUSTER_SIZE == 1)); then KAFKA_NODES=(kafka); else KAFKA_NODES=(kafka-1 kafka-2 kafka-3); fi
-ALL=("${KAFKA_NODES[@]}" redis clickhouse)
+ALL=("${KAFKA_NODES[@]}" redis clickhouse prometheus)
 KAFKA_POM=$INFRA_DIR/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM" | head -n1)
 export PATH=$PATH:/usr/sbin:/sbin # clickhouse-server lives in /usr/sbin on Debian
@@ -86,6 +88,11 @@ parse_env() {
   is_loopback "$CH_HOST" || die "CLICKHOUSE_URL=$url is not a loopback address; infra.sh only runs local services"
   CH_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
   check_port CLICKHOUSE_TCP_PORT "$CH_TCP_PORT"
+  PROM_PORT=${PROMETHEUS_PORT:-9090}
+  check_port PROMETHEUS_PORT "$PROM_PORT"
+  PROMETHEUS_SCRAPE_INTERVAL=${PROMETHEUS_SCRAPE_INTERVAL:-5s}
+  [[ $PROMETHEUS_SCRAPE_INTERVAL =~ ^[0-9]+(ms|s|m)$ ]] ||
+    die "PROMETHEUS_SCRAPE_INTERVAL=$PROMETHEUS_SCRAPE_INTERVAL: expected a duration such as 5s"
 
   local -A seen=()
   local p i kafka_ports=()
@@ -93,7 +100,7 @@ parse_env() {
     kafka_ports+=("$((KAFKA_PORT + 2 * i)):KAFKA_BROKERS" "$((KAFKA_CONTROLLER_PORT + 2 * i)):KAFKA_CONTROLLER_PORT")
   done
   for p in "${kafka_ports[@]}" "$REDIS_PORT:REDIS_URL" \
-    "$CH_HTTP_PORT:CLICKHOUSE_URL" "$CH_TCP_PORT:CLICKHOUSE_TCP_PORT"; do
+    "$CH_HTTP_PORT:CLICKHOUSE_URL" "$CH_TCP_PORT:CLICKHOUSE_TCP_PORT" "$PROM_PORT:PROMETHEUS_PORT"; do
     [[ -z ${seen[${p%%:*}]:-} ]] || die "port ${p%%:*} is configured twice (${seen[${p%%:*}]} and ${p#*:})"
     seen[${p%%:*}]=${p#*:}
   done
@@ -116,6 +123,7 @@ ports_of() {
     kafka | kafka-*) echo "$(node_port "$1"):KAFKA_BROKERS=127.0.0.1:<port>" "$(node_controller_port "$1"):KAFKA_CONTROLLER_PORT=<port>" ;;
     redis) echo "$REDIS_PORT:REDIS_URL=redis://127.0.0.1:<port>" ;;
     clickhouse) echo "$CH_HTTP_PORT:CLICKHOUSE_URL=http://127.0.0.1:<port>" "$CH_TCP_PORT:CLICKHOUSE_TCP_PORT=<port>" ;;
+    prometheus) echo "$PROM_PORT:PROMETHEUS_PORT=<port>" ;;
   esac
 }
 
@@ -124,6 +132,7 @@ address_of() {
     kafka | kafka-*) echo "127.0.0.1:$(node_port "$1") (controller :$(node_controller_port "$1"))" ;;
     redis) echo "redis://127.0.0.1:$REDIS_PORT" ;;
     clickhouse) echo "http://127.0.0.1:$CH_HTTP_PORT (tcp :$CH_TCP_PORT)" ;;
+    prometheus) echo "http://127.0.0.1:$PROM_PORT" ;;
   esac
 }
 
@@ -153,6 +162,7 @@ is_ours() { # is pid $2 the $1 service this script started (guards against pid r
     kafka | kafka-*) [[ $cmd == *kafka.Kafka*"$DATA_DIR/$1/server.properties"* ]] ;;
     redis) [[ $comm == redis-server* || $cmd == *redis-server* ]] ;;
     clickhouse) [[ $cmd == *clickhouse-server*"$DATA_DIR/clickhouse/config.xml"* ]] ;;
+    prometheus) [[ $cmd == *prometheus*"$DATA_DIR/prometheus/prometheus.yml"* ]] ;;
   esac
 }
 
@@ -194,6 +204,9 @@ healthy() {
       ;;
     clickhouse)
       [[ $(curl -s --max-time 2 "http://127.0.0.1:$CH_HTTP_PORT/ping" 2>/dev/null) == Ok.* ]]
+      ;;
+    prometheus)
+      curl -sf --max-time 2 "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1
       ;;
   esac
 }
@@ -284,6 +297,7 @@ needed_tools() {
         ;;
       redis) echo redis-server:redis-server redis-cli:redis-tools ;;
       clickhouse) echo clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client curl:curl ;;
+      prometheus) echo prometheus:prometheus promtool:prometheus curl:curl ;;
       # Debian's Chromium, for the fraud desk's browser tests and benchmark (never a downloaded build).
       browser) echo chromium:chromium ;;
     esac
@@ -426,6 +440,33 @@ start_clickhouse() {
   STARTED_PID=$!
 }
 
+# ---------------------------------------------------------------- prometheus
+
+# The addresses the services listen on by default (scripts/stack.ts rewrites them for what it starts).
+write_default_targets() {
+  local dir=$1/targets i procs=""
+  mkdir -p "$dir"
+  for ((i = 1; i <= 2; i++)); do procs+="\"127.0.0.1:$((9100 + i))\","; done
+  [[ -f $dir/gateway.json ]] || echo '[{"targets": ["127.0.0.1:8080"], "labels": {"service": "gateway"}}]' >"$dir/gateway.json"
+  [[ -f $dir/processor.json ]] || echo "[{\"targets\": [${procs%,}], \"labels\": {\"service\": \"processor\"}}]" >"$dir/processor.json"
+  [[ -f $dir/sink.json ]] || echo '[{"targets": ["127.0.0.1:9190"], "labels": {"service": "sink"}}]' >"$dir/sink.json"
+  [[ -f $dir/dashboard.json ]] || echo '[{"targets": ["127.0.0.1:8081"], "labels": {"service": "dashboard"}}]' >"$dir/dashboard.json"
+}
+
+start_prometheus() {
+  local dir=$DATA_DIR/prometheus log
+  log=$(log_file prometheus)
+  mkdir -p "$dir/data"
+  write_default_targets "$dir"
+  PROM_DIR=$dir PROMETHEUS_RULES=$INFRA_DIR/prometheus/rules.yml \
+    render "$INFRA_DIR/prometheus/prometheus.yml.template" "$dir/prometheus.yml" \
+    PROM_DIR PROMETHEUS_RULES PROMETHEUS_SCRAPE_INTERVAL
+  (cd "$dir" && exec setsid prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle \
+    </dev/null >>"$log" 2>&1) &
+  STARTED_PID=$!
+}
+
 # ---------------------------------------------------------------- commands
 
 up_one() {
@@ -559,7 +600,7 @@ main() {
   shift
   if [[ $cmd == tools ]]; then
     # Installs what the named parts need without starting anything, e.g. `tools browser`.
-    (($#)) || die "usage: infra/infra.sh tools kafka|redis|clickhouse|browser ..."
+    (($#)) || die "usage: infra/infra.sh tools kafka|redis|clickhouse|prometheus|browser ..."
     parse_env
     mkdir -p "$LOG_DIR"
     ensure_prereqs "$@"
@@ -581,9 +622,9 @@ main() {
         ;;
       kafka-[1-3]) ((KAFKA_CLUSTER_SIZE == 3)) || die "'$a' names a broker of a three-broker cluster; set KAFKA_CLUSTER_SIZE=3"
         [[ " ${comps[*]} " == *" $a "* ]] || comps+=("$a") ;;
-      redis | clickhouse) [[ " ${comps[*]} " == *" $a "* ]] || comps+=("$a") ;;
+      redis | clickhouse | prometheus) [[ " ${comps[*]} " == *" $a "* ]] || comps+=("$a") ;;
       -h | --help) usage ;;
-      *) die "unknown component or option '$a' (expected kafka, redis, clickhouse, --purge)" ;;
+      *) die "unknown component or option '$a' (expected kafka, redis, clickhouse, prometheus, --purge)" ;;
     esac
   done
   ((${#comps[@]})) || comps=("${ALL[@]}")

@@ -30,6 +30,8 @@ const gatewayPort = env.GATEWAY_PORT ?? '8080';
 const dashboardPort = env.DASHBOARD_PORT ?? '8081';
 /** processor-N serves its metrics and user-state queries on this port + N. */
 const processorPortBase = Number(env.PROCESSOR_PORT_BASE ?? '9100');
+const sinkMetricsPort = env.SINK_METRICS_PORT ?? '9190';
+const prometheusUrl = `http://127.0.0.1:${env.PROMETHEUS_PORT ?? '9090'}`;
 const clickhouseUrl = env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const eventsTopic = env.EVENTS_TOPIC ?? 'game-events';
 const alertsTopic = env.ALERTS_TOPIC ?? 'alerts';
@@ -52,9 +54,31 @@ const SERVICES: ServiceSpec[] = [
     env: { PROCESSOR_INSTANCE_ID: `p${i + 1}`, PROCESSOR_METRICS_PORT: String(processorPortBase + i + 1) },
     nodeFlags: ['--max-semi-space-size=16'],
   })),
-  { name: 'sink', entry: 'services/sink/src/main.ts' },
-  { name: 'dashboard', entry: 'services/dashboard/src/main.ts' },
+  { name: 'sink', entry: 'services/sink/src/main.ts', env: { SINK_METRICS_PORT: sinkMetricsPort } },
+  {
+    name: 'dashboard',
+    entry: 'services/dashboard/src/main.ts',
+    env: { DASHBOARD_PROMETHEUS_URL: env.DASHBOARD_PROMETHEUS_URL ?? prometheusUrl },
+  },
 ];
+
+/** Where each service answers Prometheus' scrapes, as the file-based discovery infra.sh set up reads it. */
+const writeScrapeTargets = () => {
+  const dir = join(DATA, 'prometheus', 'targets');
+  mkdirSync(dir, { recursive: true });
+  const targets: Record<string, string[]> = {
+    gateway: [`127.0.0.1:${gatewayPort}`],
+    processor: Array.from({ length: processors }, (_, i) => `127.0.0.1:${processorPortBase + i + 1}`),
+    sink: [`127.0.0.1:${sinkMetricsPort}`],
+    dashboard: [`127.0.0.1:${dashboardPort}`],
+  };
+  for (const [service, addresses] of Object.entries(targets)) {
+    writeFileSync(
+      join(dir, `${service}.json`),
+      JSON.stringify([{ targets: addresses, labels: { service } }]),
+    );
+  }
+};
 const SIMULATOR: ServiceSpec = { name: 'simulator', entry: 'services/simulator/src/main.ts' };
 
 const say = (msg: string) => process.stdout.write(`tradewatch: ${msg}\n`);
@@ -67,8 +91,11 @@ const infra = (...args: string[]): void => {
   }
 };
 
-const infraRunning = (): boolean =>
-  spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status'], { stdio: 'ignore' }).status === 0;
+/** The parts of the infrastructure that are not running now (those npm start stops again). */
+const infraStopped = (): string[] =>
+  ['kafka', 'redis', 'clickhouse', 'prometheus'].filter(
+    (c) => spawnSync('bash', [join(ROOT, 'infra/infra.sh'), 'status', c], { stdio: 'ignore' }).status !== 0,
+  );
 
 const stackKafka = () =>
   createKafkaClient({ brokers, clientId: 'tradewatch-stack', logger: createLogger('stack', 'error') });
@@ -182,11 +209,13 @@ const urls = () => [
   `  ingest API     http://127.0.0.1:${gatewayPort}/v1/events   (docs: http://127.0.0.1:${gatewayPort}/docs)`,
   `  ClickHouse     ${clickhouseUrl}   (database tradewatch; npm run query -- "SELECT ..." or clickhouse-client)`,
   `  Kafka          ${brokers.join(',')}   (topics ${eventsTopic}, ${alertsTopic}; e.g. kcat -C -b ${brokers[0]} -t ${alertsTopic} -X isolation.level=read_committed)`,
+  `  Prometheus     ${prometheusUrl}   (every service's metrics; rules and alerts: ${prometheusUrl}/alerts)`,
   `  logs           ${LOGS}`,
 ];
 
 const up = async () => {
   infra('up');
+  writeScrapeTargets();
   await createTopics();
   demoNotice();
   mkdirSync(RUN, { recursive: true });
@@ -231,8 +260,9 @@ const topicEnd = async (admin: KafkaAdmin, topic: string): Promise<number> =>
   (await admin.watermarks(topic)).reduce((n, p) => n + p.high, 0);
 
 const start = async () => {
-  const infraWasUp = infraRunning();
+  const infraWasDown = infraStopped();
   infra('up');
+  writeScrapeTargets();
   await createTopics();
   demoNotice();
   const children = new Map<string, ChildProcess>();
@@ -243,8 +273,10 @@ const start = async () => {
     process.stdout.write('\n');
     say('stopping services...');
     await stopPids([...children.values()].map((c) => c.pid!).filter(alive));
-    if (!infraWasUp) infra('down');
-    else say('infrastructure was already running before npm start; left running (npm run down stops it)');
+    if (infraWasDown.length > 0) infra('down', ...infraWasDown);
+    if (infraWasDown.length < 4) {
+      say('infrastructure already running before npm start was left running (npm run down stops it)');
+    }
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));

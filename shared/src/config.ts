@@ -7,6 +7,24 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * What a service's telemetry needs from the environment beyond what the OpenTelemetry SDK reads
+ * itself (OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER, OTEL_BSP_*, ...).
+ */
+export interface TelemetryConfig {
+  /**
+   * Spans are recorded and exported over OTLP: an endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT
+   * or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_TRACES_EXPORTER is not `none`, or
+   * OTEL_TRACES_EXPORTER names an exporter. Otherwise nothing is traced.
+   */
+  exportTraces: boolean;
+  /**
+   * OTEL_TRACES_SAMPLER is set: the SDK samples as it says. Otherwise the product's default
+   * applies (telemetry.ts: 1 % of new traces, and whatever a caller's sampled context asks for).
+   */
+  samplerFromEnv: boolean;
+}
+
 export class ConfigError extends TradewatchError {
   readonly problems: readonly string[];
   constructor(service: string, problems: readonly string[]) {
@@ -111,6 +129,18 @@ export class EnvReader {
 
   logLevel(): LogLevel {
     return this.oneOf('LOG_LEVEL', LOG_LEVELS, 'info');
+  }
+
+  telemetry(): TelemetryConfig {
+    const exporter = this.raw('OTEL_TRACES_EXPORTER');
+    const endpoint =
+      this.raw('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? this.raw('OTEL_EXPORTER_OTLP_ENDPOINT');
+    const samplerFromEnv = this.raw('OTEL_TRACES_SAMPLER') !== undefined;
+    if (this.bool('OTEL_SDK_DISABLED', false)) return { exportTraces: false, samplerFromEnv };
+    return {
+      exportTraces: exporter === undefined ? endpoint !== undefined : exporter !== 'none',
+      samplerFromEnv,
+    };
   }
 
   /** Throws a ConfigError listing every problem found, or returns the frozen config. */

@@ -58,8 +58,8 @@ export interface DeskPipeline {
   dashboardUrl: string;
   dashboardPort: number;
   users: { viewer: DeskUserCredentials; analyst: DeskUserCredentials; admin: DeskUserCredentials };
-  /** Posts events to the gateway; every one must be accepted. */
-  post(events: readonly Record<string, unknown>[]): Promise<void>;
+  /** Posts events to the gateway (with these extra headers); every one must be accepted. */
+  post(events: readonly Record<string, unknown>[], headers?: Record<string, string>): Promise<void>;
   /** The processor instance that owns a user's partition now, with its state endpoint. */
   ownerOf(userId: string): Promise<{ partition: number; instance: string; endpoint: string }>;
   /** SIGKILL of the desk: a crash, connections dropped mid-stream. */
@@ -76,7 +76,11 @@ const GATEWAY_TOKEN = 'desk-e2e-gateway-token';
  * Starts gateway, `processors` processors (each serving and advertising its state endpoint),
  * sink and desk on topics, groups, Redis keys and a ClickHouse database of their own.
  */
-export const startDeskPipeline = async (opts: { processors: number }): Promise<DeskPipeline> => {
+export const startDeskPipeline = async (opts: {
+  processors: number;
+  /** More environment for every service (telemetry, ports). */
+  env?: Record<string, string>;
+}): Promise<DeskPipeline> => {
   const kafka = testKafka();
   const id = uniqueName('desk');
   const database = id.replace(/-/g, '_');
@@ -97,6 +101,7 @@ export const startDeskPipeline = async (opts: { processors: number }): Promise<D
     GATEWAY_TOKENS: `gs-eu-1:${GATEWAY_TOKEN}`,
     GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
     GATEWAY_REDIS_KEY_PREFIX: `tw:${id}:`,
+    ...opts.env,
   };
   const topics = [
     env.EVENTS_TOPIC!,
@@ -203,10 +208,14 @@ export const startDeskPipeline = async (opts: { processors: number }): Promise<D
     dashboardUrl,
     dashboardPort,
     users,
-    async post(events) {
+    async post(events, headers = {}) {
       const res = await fetch(`${gatewayUrl}/v1/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${GATEWAY_TOKEN}` },
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          authorization: `Bearer ${GATEWAY_TOKEN}`,
+        },
         body: JSON.stringify({ events }),
       });
       const body: unknown = await res.json();

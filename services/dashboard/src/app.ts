@@ -2,9 +2,15 @@
 // routes and the built web UI. `buildDeskApp` takes every dependency as a port, so tests run it
 // with app.inject() and main.ts wires the real ones.
 import { existsSync } from 'node:fs';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginCallback,
+} from 'fastify';
 import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
+import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { AlertFeed } from './alert-feed.ts';
 import type { DeskArchive } from './desk-archive.ts';
@@ -19,6 +25,15 @@ import { userRoutes } from './routes/user-routes.ts';
 import { SessionSigner } from './sessions.ts';
 import type { UserStateLocator } from './user-state-locator.ts';
 import type { DeskUser } from './users.ts';
+
+/** What the desk needs of the process's telemetry (shared/src/telemetry.ts). */
+export interface DeskTelemetry {
+  /** The body of `GET /metrics`, in the Prometheus text format. */
+  prometheusText(): Promise<string>;
+  readonly prometheusContentType: string;
+  /** The plugin that opens a span per request; undefined when nothing is traced. */
+  fastifyPlugin(): FastifyPluginCallback | undefined;
+}
 
 export interface DeskDeps {
   log: Logger;
@@ -35,6 +50,8 @@ export interface DeskDeps {
   states: UserStateLocator;
   rates: RateSource;
   now?: () => number;
+  /** Serves `GET /metrics` and traces requests; without it neither happens (unit tests). */
+  telemetry?: DeskTelemetry;
 }
 
 export const buildDeskApp = async (d: DeskDeps): Promise<FastifyInstance> => {
@@ -49,7 +66,12 @@ export const buildDeskApp = async (d: DeskDeps): Promise<FastifyInstance> => {
     // Credentials never reach the logs: only method, path and status are logged.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  // First: the request span must be open before any other hook runs.
+  const tracing = d.telemetry?.fastifyPlugin();
+  if (tracing !== undefined) await app.register(tracing);
+  const httpMetrics = createHttpServerMetrics();
   app.addHook('onResponse', (req, reply, done) => {
+    httpMetrics.record(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
     if (req.url.startsWith('/api/')) {
       req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode }, 'request');
     }
@@ -72,6 +94,13 @@ export const buildDeskApp = async (d: DeskDeps): Promise<FastifyInstance> => {
   userRoutes(app, { ...common, states: d.states });
   overviewRoutes(app, { archive: d.archive, rates: d.rates, ...(d.now ? { now: d.now } : {}) });
   app.get('/healthz', () => ({ ok: true }));
+  const telemetry = d.telemetry;
+  if (telemetry !== undefined) {
+    // Unauthenticated, like /healthz: for the Prometheus of the operator's network.
+    app.get('/metrics', async (_req, reply) =>
+      reply.type(telemetry.prometheusContentType).send(await telemetry.prometheusText()),
+    );
+  }
   if (d.staticDir !== undefined && existsSync(d.staticDir)) {
     await app.register(fastifyStatic, { root: d.staticDir, index: 'index.html', wildcard: false });
   } else {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
 import { DEMO_USERS, parseUsers, type DeskUser } from './users.ts';
 
@@ -38,6 +38,9 @@ export interface DashboardConfig {
   staticDir: string;
   /** Timeout of one call to a processor's state endpoint. */
   stateTimeoutMs: number;
+  /** A Prometheus scraping the pipeline: the overview's live rates come from it when set. */
+  prometheusUrl: URL | undefined;
+  telemetry: TelemetryConfig;
   logLevel: LogLevel;
 }
 
@@ -84,6 +87,11 @@ export const loadDashboardConfig = (env: Env): Readonly<DashboardConfig> => {
     maxPageSize: r.int('DASHBOARD_MAX_PAGE_SIZE', 10000, { min: 1, max: 100000 }),
     staticDir: r.string('DASHBOARD_STATIC_DIR', join(here, '..', 'dist')),
     stateTimeoutMs: r.int('DASHBOARD_STATE_TIMEOUT_MS', 2000, { min: 100, max: 60000 }),
+    prometheusUrl:
+      r.optionalString('DASHBOARD_PROMETHEUS_URL') === undefined
+        ? undefined
+        : r.url('DASHBOARD_PROMETHEUS_URL', 'http://127.0.0.1:9090', ['http:', 'https:']),
+    telemetry: r.telemetry(),
     logLevel: r.logLevel(),
   });
 };

@@ -1,10 +1,12 @@
 // Composition root of the fraud desk: config, Kafka (the alert feed, the labels producer, the
-// processors' group), ClickHouse, the HTTP app; SIGTERM closes the streams and stops.
+// processors' group), ClickHouse, the HTTP app; SIGTERM closes the streams and stops. The
+// telemetry starts first: instruments created before it would stay no-ops.
 import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
+import { startTelemetry } from '@tradewatch/shared/telemetry';
 import { loadDashboardConfig } from './config.ts';
 import { startAlertFeed } from './alert-feed.ts';
 import { buildDeskApp } from './app.ts';
@@ -15,6 +17,7 @@ import { GroupUserStateLocator } from './user-state-locator.ts';
 
 const config = loadDashboardConfig(process.env);
 const log = createLogger('dashboard', config.logLevel);
+const telemetry = startTelemetry({ service: 'tradewatch-dashboard', config: config.telemetry, log });
 const kafka = createKafkaClient({
   brokers: config.kafkaBrokers,
   clientId: 'tradewatch-dashboard',
@@ -46,6 +49,7 @@ try {
   const rates = new LiveRates({
     admin,
     eventsTopic: config.eventsTopic,
+    prometheusUrl: config.prometheusUrl,
     alertsRead: () => running.feed.alertsRead,
     log: log.child({ module: 'rates' }),
   });
@@ -69,6 +73,7 @@ try {
       log: log.child({ module: 'state' }),
     }),
     rates,
+    telemetry,
   });
   onShutdown(log, async () => {
     rates.stop();
@@ -79,6 +84,7 @@ try {
     await labels.close();
     await admin.close();
     await clickhouse.close();
+    await telemetry.shutdown();
   });
   const address = await app.listen({ host: config.host, port: config.port });
   log.info({ address, alertsHeld: running.feed.log.size }, 'fraud desk listening');

@@ -6,16 +6,19 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyPluginCallback,
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
+import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
 import { authenticate, type TokenEntry } from './auth.ts';
 import { HttpError, toHttpError } from './errors.ts';
 import { createEventStatusQuery } from './event-status.ts';
+import type { IngestMetrics } from './gateway-metrics.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import { isJsonMediaType, parseJsonBody } from './json-body.ts';
 import { documentOptions, ingestSchema, statusSchema } from './openapi.ts';
@@ -28,6 +31,15 @@ import type {
   RateGate,
   ReadinessCheck,
 } from './ports.ts';
+
+/** What the app needs of the process's telemetry (shared/src/telemetry.ts). */
+export interface AppTelemetry {
+  /** The body of `GET /metrics`, in the Prometheus text format. */
+  prometheusText(): Promise<string>;
+  readonly prometheusContentType: string;
+  /** The plugin that opens a span per request; undefined when nothing is traced. */
+  fastifyPlugin(): FastifyPluginCallback | undefined;
+}
 
 export interface GatewayDeps {
   logger: Logger;
@@ -51,6 +63,9 @@ export interface GatewayDeps {
   /** The OpenAPI document's server URL. */
   publicUrl?: string;
   now?: () => number;
+  /** Serves `GET /metrics` and traces requests; without it neither happens (unit tests). */
+  telemetry?: AppTelemetry;
+  metrics?: IngestMetrics;
 }
 
 declare module 'fastify' {
@@ -85,6 +100,10 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     // Longer than any eventId (128), so that a bad one is refused by the route, in the API's words.
     routerOptions: { maxParamLength: 256 },
   });
+  // First: the request span must be open before any other hook runs.
+  const tracing = deps.telemetry?.fastifyPlugin();
+  if (tracing !== undefined) await app.register(tracing);
+  const httpMetrics = createHttpServerMetrics();
   app.decorateRequest('caller', undefined);
   app.decorateRequest('gameServerId', undefined);
   app.decorateRequest('eventCount', undefined);
@@ -133,6 +152,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       sandbox: req.caller?.mode === 'sandbox' ? true : undefined,
       events: req.eventCount,
     };
+    httpMetrics.record(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
     if (req.routeOptions.url === '/v1/events') req.log.info(fields, 'request completed');
     else req.log.debug(fields, 'request completed');
     done();
@@ -204,6 +224,14 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       return reply.status(ready ? 200 : 503).send({ ready, checks: Object.fromEntries(results) });
     },
   );
+
+  const telemetry = deps.telemetry;
+  if (telemetry !== undefined) {
+    // Unauthenticated, like the health checks: for the Prometheus of the operator's network.
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+      reply.type(telemetry.prometheusContentType).send(await telemetry.prometheusText()),
+    );
+  }
 
   // Before the body is read: an unauthenticated client costs no parsing.
   const authenticateRequest = (req: FastifyRequest): void => {

@@ -1,6 +1,6 @@
 // The gateway's configuration: every environment variable it reads, validated at start-up.
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
-import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { COMPRESSIONS, type Compression } from '@tradewatch/shared/kafka-port';
 import { parseTokens, type TokenEntry } from './auth.ts';
 
@@ -41,6 +41,7 @@ export interface GatewayConfig {
   maxEventsPerRequest: number;
   /** Events waiting for Kafka beyond which new requests get 503 at once. */
   maxPendingEvents: number;
+  telemetry: TelemetryConfig;
   logLevel: LogLevel;
 }
 
@@ -117,6 +118,7 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
     maxBodyBytes: r.int('GATEWAY_MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
     maxEventsPerRequest,
     maxPendingEvents,
+    telemetry: r.telemetry(),
     logLevel: r.logLevel(),
   });
 };

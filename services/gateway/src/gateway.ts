@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { Logger } from '@tradewatch/shared/logger';
-import { buildApp } from './app.ts';
+import { buildApp, type AppTelemetry } from './app.ts';
 import { hasSandboxTokens } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import { RedisAcceptedLedger } from './idempotency.ts';
@@ -24,7 +24,11 @@ export interface Gateway {
 /** Sandbox events are for trying an integration: kept a week, then dropped. */
 const SANDBOX_RETENTION_MS = String(7 * 24 * 3600 * 1000);
 
-export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> => {
+export const startGateway = async (
+  config: Readonly<GatewayConfig>,
+  log: Logger,
+  telemetry?: AppTelemetry,
+): Promise<Gateway> => {
   const kafka = createKafkaClient({
     brokers: config.kafkaBrokers,
     clientId: 'tradewatch-gateway',
@@ -100,6 +104,7 @@ export const startGateway = async (config: Readonly<GatewayConfig>, log: Logger)
       maxPendingEvents: config.maxPendingEvents,
       statusTimeoutMs: config.statusTimeoutMs,
       publicUrl: config.publicUrl,
+      ...(telemetry === undefined ? {} : { telemetry }),
     });
     return {
       app,

@@ -34,7 +34,15 @@
 // `a:<fingerprint, 16 chars>:<l|t><receivedAt>,<partition>,<offset>,<gameServerId>,<userId>` with
 // the numbers in base 36 (userId last: it may hold commas); the bare `a` written by gateways
 // before this format still reads as accepted, without a record (no conflict check, no status).
+//
+// Marking events accepted also counts them per minute of receipt (shared/src/accepted-counts.ts),
+// in the same script: the durable count the loss audit compares the topic and the archive with.
 import { hash } from 'node:crypto';
+import {
+  ACCEPTED_COUNTS_RETENTION_SEC,
+  acceptedBucketOf,
+  acceptedCountKey,
+} from '@tradewatch/shared/accepted-counts';
 import type { GameEvent } from '@tradewatch/shared/events';
 import type { AcceptedLedger, AcceptedRecord, ClaimRequest, ClaimResult, IngestMode } from './ports.ts';
 import { redisUnavailable, type Redis } from './redis.ts';
@@ -99,9 +107,16 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
-// KEYS: one per eventId; ARGV[1] window s, ARGV[1 + i] the record of KEYS[i]. One command per request.
+// KEYS: one per eventId (n of them), then one per minute counted; ARGV[1] window s, ARGV[2] n,
+// ARGV[3] retention s of the counts, ARGV[3 + i] the record of KEYS[i] for i <= n, the increment
+// of KEYS[i] for i > n. One command per request.
 const MARK = `
-for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
+local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[i + 3], 'EX', ARGV[1]) end
+for i = n + 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[i + 3])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
+end
 return 0`;
 
 // KEYS[1] mark key; ARGV[1] mark, ARGV[2] window s. Keeps the first mark and returns the kept one.
@@ -145,8 +160,15 @@ export class RedisAcceptedLedger implements AcceptedLedger {
   private readonly windowSec: number;
   private readonly prefixes: Readonly<Record<IngestMode, string>>;
   private readonly markPrefixes: Readonly<Record<IngestMode, string>>;
+  private readonly keyPrefix: string;
+  private readonly countsRetentionSec: number;
 
-  constructor(redis: Redis, windowSec: number, keyPrefix: string) {
+  constructor(
+    redis: Redis,
+    windowSec: number,
+    keyPrefix: string,
+    countsRetentionSec = ACCEPTED_COUNTS_RETENTION_SEC,
+  ) {
     redis.defineCommand('twClaim', { lua: CLAIM });
     redis.defineCommand('twRelease', { lua: RELEASE });
     redis.defineCommand('twExtend', { lua: EXTEND });
@@ -154,6 +176,8 @@ export class RedisAcceptedLedger implements AcceptedLedger {
     redis.defineCommand('twKeepMark', { lua: KEEP_MARK, numberOfKeys: 1 });
     this.redis = redis as Redis & LedgerCommands;
     this.windowSec = windowSec;
+    this.keyPrefix = keyPrefix;
+    this.countsRetentionSec = countsRetentionSec;
     this.prefixes = { live: `${keyPrefix}event:`, sandbox: `${keyPrefix}sandbox:event:` };
     this.markPrefixes = { live: `${keyPrefix}mark:`, sandbox: `${keyPrefix}sandbox:mark:` };
   }
@@ -194,8 +218,23 @@ export class RedisAcceptedLedger implements AcceptedLedger {
       mode,
       records.map((r) => r.eventId),
     );
+    const counts = new Map<number, number>();
+    for (const r of records) {
+      const bucket = acceptedBucketOf(r.receivedAt);
+      counts.set(bucket, (counts.get(bucket) ?? 0) + 1);
+    }
+    const countKeys = [...counts.keys()].map((b) => acceptedCountKey(this.keyPrefix, mode, b));
     try {
-      await this.redis.twMark(keys.length, ...keys, this.windowSec, ...records.map(encodeRecord));
+      await this.redis.twMark(
+        keys.length + countKeys.length,
+        ...keys,
+        ...countKeys,
+        this.windowSec,
+        keys.length,
+        this.countsRetentionSec,
+        ...records.map(encodeRecord),
+        ...counts.values(),
+      );
     } catch (err) {
       throw redisUnavailable(err);
     }

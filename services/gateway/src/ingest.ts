@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
 import { HttpError, type EventFieldError } from './errors.ts';
+import { createGatewayMetrics, type IngestMetrics } from './gateway-metrics.ts';
 import { eventFingerprint } from './idempotency.ts';
 import type {
   AcceptedLedger,
@@ -27,6 +28,7 @@ export interface IngestDeps {
   /** Events handed to the publisher and not yet settled, beyond which requests get 503 at once. */
   maxPendingEvents: number;
   now: () => number;
+  metrics?: IngestMetrics;
 }
 
 /** Where a request's warnings go: its own child logger, carrying the request id. */
@@ -115,6 +117,7 @@ export interface Ingest {
 
 export const createIngest = (deps: IngestDeps): Ingest => {
   let pending = 0;
+  const metrics = deps.metrics ?? createGatewayMetrics();
   const outliving = new Set<Promise<void>>();
 
   const toRecords = (
@@ -204,6 +207,7 @@ export const createIngest = (deps: IngestDeps): Ingest => {
         events.length,
       );
       if (!rate.allowed) {
+        metrics.rateLimited(mode, events.length);
         throw new HttpError('rate_limited', 'rate limit of this game server exceeded', {
           retryAfterSec: rate.retryAfterSec,
         });
@@ -264,6 +268,8 @@ export const createIngest = (deps: IngestDeps): Ingest => {
             log.warn({ err, events: fresh.length }, 'published, but could not record as accepted'),
           );
       }
+      metrics.accepted(mode, fresh.length);
+      metrics.duplicates(mode, events.length - fresh.length);
       return { accepted: fresh.length, duplicates: events.length - fresh.length };
     },
   };

@@ -12,10 +12,16 @@
 // partition count read at start-up), and one send writes one record batch per partition, in the
 // order given, whose base offset the broker returns: the n-th record of a partition in a send is
 // at base + n. A topic that gains partitions keeps its users where they were until a restart.
+//
+// Tracing: a sampled request's publish is a producer span, from the call to the acknowledgement,
+// and its records carry that span in their `traceparent` header (trace-context.ts).
+import { trace } from '@opentelemetry/api';
 import { encodeEvent } from '@tradewatch/shared/events';
 import type { OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { TradewatchError } from '@tradewatch/shared/errors';
+import { endWithError, startPublishSpan, traceHeaders } from '@tradewatch/shared/trace-context';
+import { createGatewayMetrics, type PublishMetrics } from './gateway-metrics.ts';
 import type { EventPosition, EventPublisher, IngestMode } from './ports.ts';
 
 export interface PublishTarget {
@@ -31,6 +37,7 @@ export interface KafkaPublisherOptions {
    * larger than this is split over consecutive sends.
    */
   maxSendBytes?: number;
+  metrics?: PublishMetrics;
 }
 
 /** The header that marks a record as a sandbox event, beside its topic. */
@@ -59,6 +66,8 @@ const RECORD_OVERHEAD = 64;
 
 export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOptions): EventPublisher => {
   const maxSendBytes = opts.maxSendBytes ?? 768 * 1024;
+  const metrics = opts.metrics ?? createGatewayMetrics();
+  const tracer = trace.getTracer('tradewatch-gateway');
   const queue: Chunk[] = [];
   let sending = false;
 
@@ -100,6 +109,10 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
           chunks.length === 1 ? first.messages : chunks.flatMap((c) => c.messages),
         );
         place(chunks, new Map(written.map((w) => [w.partition, w.baseOffset])));
+        metrics.published(
+          opts.targets[first.mode].topic,
+          chunks.reduce((n, c) => n + c.messages.length, 0),
+        );
         for (const { request } of chunks) {
           request.parts -= 1;
           if (request.parts === 0 && !request.failed) request.resolve(request.positions);
@@ -121,8 +134,19 @@ export const createKafkaPublisher = (producer: Producer, opts: KafkaPublisherOpt
     publish(events, mode) {
       if (events.length === 0) return Promise.resolve([]);
       const { topic, partitions } = opts.targets[mode];
-      const headers = mode === 'sandbox' ? { [SANDBOX_HEADER]: '1' } : undefined;
-      return new Promise<EventPosition[]>((resolve, reject) => {
+      const span = startPublishSpan(tracer, topic, events.length);
+      let headers: Record<string, string> | undefined =
+        mode === 'sandbox' ? { [SANDBOX_HEADER]: '1' } : undefined;
+      if (span !== undefined) headers = { ...headers, ...traceHeaders(span) };
+      return new Promise<EventPosition[]>((settled, failed) => {
+        const resolve = (positions: EventPosition[]) => {
+          span?.end();
+          settled(positions);
+        };
+        const reject = (err: unknown) => {
+          if (span !== undefined) endWithError(span, err);
+          failed(err instanceof Error ? err : new Error(String(err)));
+        };
         const request: Waiting = { parts: 0, failed: false, positions: [], resolve, reject };
         let chunk: OutgoingRecord[] = [];
         let chunkBytes = 0;

@@ -53,6 +53,13 @@ test(
       await a.markAccepted('live', [record('x')]);
       assert.deepEqual(await b.claim('live', [req('x'), req('z')], 'req-d', 10_000), ['accepted', 'claimed']);
       assert.ok((await r1.ttl(`${prefix}event:x`)) > 50, 'accepted ids live for the window');
+      // Counted per minute of receipt, in the same step, for the loss audit; kept far longer.
+      const minute = Math.floor(record('x').receivedAt / 60000);
+      await b.markAccepted('live', [record('z'), { ...record('late'), receivedAt: (minute + 1) * 60000 }]);
+      assert.equal(await r1.get(`${prefix}accepted:live:${minute}`), '2');
+      assert.equal(await r1.get(`${prefix}accepted:live:${minute + 1}`), '1');
+      assert.equal(await r1.get(`${prefix}accepted:sandbox:${minute}`), null);
+      assert.ok((await r1.ttl(`${prefix}accepted:live:${minute}`)) > 30 * 24 * 3600);
 
       // A claim extended by its owner outlives its first TTL; another owner cannot extend it.
       assert.deepEqual(await a.claim('live', [req('kept')], 'req-k', 200), ['claimed']);

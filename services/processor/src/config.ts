@@ -1,6 +1,6 @@
 // The processor's configuration: every environment variable it reads, validated at start-up.
 import { randomUUID } from 'node:crypto';
-import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { COMPRESSIONS, type Compression, type GroupConsumerOptions } from '@tradewatch/shared/kafka-port';
 import { MAX_HISTORY } from './user-state-store.ts';
 import type { RuleParams } from './detect-large-trade.ts';
@@ -58,6 +58,7 @@ export interface ProcessorConfig {
    * group (describeGroupMembers). undefined: `http://<metricsHost>:<bound port>`.
    */
   advertisedUrl: string | undefined;
+  telemetry: TelemetryConfig;
   logLevel: LogLevel;
 }
 
@@ -112,6 +113,7 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     metricsPort,
     metricsHost: r.string('PROCESSOR_METRICS_HOST', '127.0.0.1'),
     advertisedUrl,
+    telemetry: r.telemetry(),
     logLevel: r.logLevel(),
   });
 };

@@ -1,11 +1,13 @@
 // Composition root of the processor: config, Kafka clients, the changelog restorer, the
 // exactly-once stream processor, and its HTTP server (metrics and the user-state query), whose
 // address the events consumer advertises to the group; SIGTERM commits and stops (keeping the
-// static membership's partitions for a restart unless PROCESSOR_LEAVE_GROUP_ON_STOP).
+// static membership's partitions for a restart unless PROCESSOR_LEAVE_GROUP_ON_STOP). The
+// telemetry starts first: instruments created before it would stay no-ops.
 import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { AdvertisedEndpoint } from '@tradewatch/shared/kafka-port';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
+import { startTelemetry } from '@tradewatch/shared/telemetry';
 import { advertisedUrlFor, eventsConsumerOptions, loadProcessorConfig } from './config.ts';
 import { ChangelogRestorer } from './changelog-restorer.ts';
 import { ProcessorHttpServer } from './processor-http-server.ts';
@@ -16,6 +18,12 @@ import { UserStateQuery } from './user-state-query.ts';
 
 const config = loadProcessorConfig(process.env);
 const log = createLogger('processor', config.logLevel).child({ instance: config.instanceId });
+const telemetry = startTelemetry({
+  service: 'tradewatch-processor',
+  instance: config.instanceId,
+  config: config.telemetry,
+  log,
+});
 const kafka = createKafkaClient({
   brokers: config.kafkaBrokers,
   clientId: `tradewatch-processor-${config.instanceId}`,
@@ -48,6 +56,7 @@ try {
   const owner: { processor?: StreamProcessor } = {};
   const http = new ProcessorHttpServer({
     metrics,
+    prometheus: telemetry,
     userState: new UserStateQuery({
       source: {
         lookupUser: (partition, userId) =>
@@ -142,6 +151,7 @@ try {
     await admin.close();
     await http.close();
     metrics.close();
+    await telemetry.shutdown();
   });
   await processor.start();
   log.info({ group: config.groupId, topic: config.eventsTopic, partitions }, 'processor running');

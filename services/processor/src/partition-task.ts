@@ -12,12 +12,17 @@
 //
 // A batch is applied and its offset recorded in one synchronous step, so that `view` always
 // answers a state that matches `applied`.
+//
+// A record whose `traceparent` is sampled gets a span for its handling, and the alert it raises
+// carries that span on (trace-context.ts); other records cost one header lookup.
+import { trace } from '@opentelemetry/api';
 import { deadLetterRecord } from '@tradewatch/shared/dead-letters';
 import { decodeEventRecord } from '@tradewatch/shared/event-records';
 import { encodeAlert } from '@tradewatch/shared/alerts';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import type { ConsumedRecord, OutgoingRecord } from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
+import { startRecordSpan, traceHeaders } from '@tradewatch/shared/trace-context';
 import type { LargeTradeDetector } from './detect-large-trade.ts';
 import type { ProcessorStats } from './processor-stats.ts';
 import type { UserStateStore, UserStateView } from './user-state-store.ts';
@@ -70,6 +75,7 @@ export interface TaskCommit {
 }
 
 const ENCODE_CHUNK_BYTES = 256 * 1024;
+const tracer = trace.getTracer('tradewatch-processor');
 
 export class PartitionTask {
   readonly partition: number;
@@ -166,15 +172,32 @@ export class PartitionTask {
         continue;
       }
       this.events++;
+      const span = startRecordSpan(tracer, `process ${this.d.topics.events}`, r.headers, {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': this.d.topics.events,
+        'messaging.destination.partition.id': String(this.partition),
+        'messaging.kafka.offset': r.offset,
+        'tradewatch.event.id': decoded.event.eventId,
+      });
       const outcome = this.d.detector.apply(this.d.store, decoded.event, now);
       if (outcome.kind === 'duplicate') this.duplicates++;
       else if (outcome.alert !== undefined) {
         this.alerts++;
-        this.output.push({
+        const alert: OutgoingRecord = {
           topic: this.d.topics.alerts,
           key: outcome.alert.userId,
           value: encodeAlert(outcome.alert),
-        });
+        };
+        if (span !== undefined) {
+          span.setAttribute('tradewatch.alert.id', outcome.alert.alertId);
+          alert.headers = traceHeaders(span);
+        }
+        this.output.push(alert);
+      }
+      if (span !== undefined) {
+        span.setAttribute('tradewatch.event.duplicate', outcome.kind === 'duplicate');
+        span.end();
       }
     }
     // Past markers and aborted records too: the offset to commit is where the next fetch starts.

@@ -1,7 +1,8 @@
-// The processor's HTTP server: its metrics (`GET /metrics`, Prometheus text; `GET /metrics.json`)
-// and the interactive query of a user's live state (`GET /v1/users/:userId/state`). Routing is
-// `answer(method, url)`, a plain function of the request that tests call without a socket; the
-// error codes and their statuses are all in ERRORS below.
+// The processor's HTTP server: its metrics (`GET /metrics`, Prometheus text from OpenTelemetry;
+// `GET /metrics.json`) and the interactive query of a user's live state
+// (`GET /v1/users/:userId/state`). Routing is `respond(method, url)`, a plain function of the
+// request that tests call without a socket (`answer` for what needs no waiting); the error codes
+// and their statuses are all in ERRORS below.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@tradewatch/shared/logger';
@@ -43,8 +44,16 @@ const error = (code: ErrorCode, message: string, fields: Record<string, unknown>
   return json(spec.status, { error: code, message, ...fields }, spec.headers);
 };
 
+/** The process's metrics in the Prometheus text format (shared/src/telemetry.ts). */
+export interface PrometheusSource {
+  prometheusText(): Promise<string>;
+  readonly prometheusContentType: string;
+}
+
 export interface ProcessorHttpOptions {
   metrics: ProcessorMetrics;
+  /** Without it `GET /metrics` is 404 (tests that do not start the telemetry). */
+  prometheus?: PrometheusSource;
   userState: UserStateQuery;
   log: Logger;
 }
@@ -57,20 +66,27 @@ export class ProcessorHttpServer {
     this.o = options;
   }
 
-  /** The answer to a request, without I/O. */
+  /** The answer to any request. */
+  async respond(method: string, url: string): Promise<HttpAnswer> {
+    const prometheus = this.o.prometheus;
+    if (prometheus !== undefined && url.split(/[?#]/, 1)[0] === '/metrics') {
+      if (method !== 'GET') return error('method_not_allowed', `${method} /metrics: only GET is served`);
+      return {
+        status: 200,
+        headers: { 'content-type': prometheus.prometheusContentType },
+        body: await prometheus.prometheusText(),
+      };
+    }
+    return this.answer(method, url);
+  }
+
+  /** The answer to a request other than `GET /metrics`, without I/O. */
   answer(method: string, url: string): HttpAnswer {
     const path = url.split(/[?#]/, 1)[0] ?? '/';
     const stateOf = USER_STATE_PATH.exec(path);
-    const known = stateOf !== null || path === '/metrics' || path === '/metrics.json';
+    const known = stateOf !== null || path === '/metrics.json';
     if (!known) return error('not_found', `no route ${path}`);
     if (method !== 'GET') return error('method_not_allowed', `${method} ${path}: only GET is served`);
-    if (path === '/metrics') {
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/plain; version=0.0.4' },
-        body: this.o.metrics.prometheus(),
-      };
-    }
     if (path === '/metrics.json') return json(200, this.o.metrics.json());
 
     let userId: string;
@@ -89,15 +105,14 @@ export class ProcessorHttpServer {
   listen(host: string, port: number): Promise<number> {
     const log = this.o.log;
     const server = createServer((req, res) => {
-      let answer: HttpAnswer;
-      try {
-        answer = this.answer(req.method ?? 'GET', req.url ?? '/');
-      } catch (err) {
+      const reply = (answer: HttpAnswer) => {
+        log.debug({ method: req.method, url: req.url, status: answer.status }, 'request');
+        res.writeHead(answer.status, answer.headers).end(answer.body);
+      };
+      this.respond(req.method ?? 'GET', req.url ?? '/').then(reply, (err: unknown) => {
         log.error({ err, method: req.method, url: req.url }, 'request failed');
-        answer = error('internal', 'internal error');
-      }
-      log.debug({ method: req.method, url: req.url, status: answer.status }, 'request');
-      res.writeHead(answer.status, answer.headers).end(answer.body);
+        reply(error('internal', 'internal error'));
+      });
     });
     this.server = server;
     return new Promise((resolve, reject) => {

@@ -1,8 +1,8 @@
 // What the operator needs to see (events/s, alerts/s, lag per partition, restore progress,
 // transaction commit latency, users held), kept in memory as the single source of truth and
-// mirrored to OpenTelemetry instruments. Without an OpenTelemetry SDK registered the instruments
-// are no-ops; the HTTP server (processor-http-server.ts, via processor-metrics.ts) renders the
-// same numbers from here.
+// mirrored to OpenTelemetry instruments, which `GET /metrics` serves to Prometheus. Without an
+// OpenTelemetry SDK registered the instruments are no-ops; `GET /metrics.json`
+// (processor-metrics.ts) renders the same numbers from here.
 import { metrics, type Meter } from '@opentelemetry/api';
 
 export interface CommitRecord {
@@ -86,8 +86,8 @@ export class ProcessorStats {
       restored: counter('restore.records', 'Changelog records read while restoring', '{record}'),
       commitLatency: meter.createHistogram('tradewatch.processor.transaction.duration', {
         description: 'Time to send and commit one transaction',
-        unit: 'ms',
-        advice: { explicitBucketBoundaries: [...COMMIT_BUCKETS_MS] },
+        unit: 's',
+        advice: { explicitBucketBoundaries: COMMIT_BUCKETS_MS.map((b) => b / 1000) },
       }),
     };
     const observe = (name: string, description: string, unit: string, read: () => [number, number][]) =>
@@ -151,7 +151,7 @@ export class ProcessorStats {
     this.commitSumMs += commitMs;
     if (this.recentCommitMs.length < 10000) this.recentCommitMs.push(commitMs);
     this.instruments.transactions.add(1);
-    this.instruments.commitLatency.record(commitMs);
+    this.instruments.commitLatency.record(commitMs / 1000);
   }
 
   highWatermark(partition: number, offset: number): void {

@@ -132,6 +132,10 @@ const serverWith = (answers: Map<number, UserStateLookup>, partitions = 6) => {
   metrics.close();
   const server = new ProcessorHttpServer({
     metrics,
+    prometheus: {
+      prometheusText: () => Promise.resolve('tradewatch_processor_events_total 0\n'),
+      prometheusContentType: 'text/plain; version=0.0.4; charset=utf-8',
+    },
     userState: new UserStateQuery({ source, partitions, instance: 'p1' }),
     log: silent,
   });
@@ -140,7 +144,7 @@ const serverWith = (answers: Map<number, UserStateLookup>, partitions = 6) => {
     const isJson = a.headers['content-type']?.startsWith('application/json') === true;
     return { ...a, json: (isJson ? JSON.parse(a.body) : {}) as Record<string, unknown> };
   };
-  return { get, asked };
+  return { get, asked, respond: (path: string, method = 'GET') => server.respond(method, path) };
 };
 
 test('GET /v1/users/:userId/state: 200 with the state, 503 restoring, 421 not owner', () => {
@@ -196,11 +200,11 @@ test('GET /v1/users/:userId/state: 200 with the state, 503 restoring, 421 not ow
   assert.deepEqual(get(`/v1/users/${other}/state`).json.state, null);
 });
 
-test('userIds follow the event contract and are percent-decoded; other paths are 404, other methods 405', () => {
+test('userIds follow the event contract and are percent-decoded; other paths are 404, other methods 405', async () => {
   const everywhere = new Map<number, UserStateLookup>(
     [0, 1, 2, 3, 4, 5].map((p) => [p, { status: 'running', appliedOffset: 1, state: null }]),
   );
-  const { get } = serverWith(everywhere);
+  const { get, respond } = serverWith(everywhere);
   const ok = (id: string) => {
     const a = get(`/v1/users/${encodeURIComponent(id)}/state`);
     assert.equal(a.status, 200, id);
@@ -233,9 +237,12 @@ test('userIds follow the event contract and are percent-decoded; other paths are
   assert.equal(post.status, 405);
   assert.equal(post.headers.allow, 'GET');
 
-  const prom = get('/metrics');
+  const prom = await respond('/metrics');
   assert.equal(prom.status, 200);
-  assert.match(prom.body, /tradewatch_processor_events_total\{instance="p1"\} 0/);
+  assert.equal(prom.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  assert.match(prom.body, /^tradewatch_processor_events_total 0$/m);
+  assert.equal((await respond('/metrics', 'POST')).status, 405);
+  assert.equal((await respond('/v1/users/a/state', 'POST')).status, 405);
   const metricsJson = get('/metrics.json');
   assert.equal(metricsJson.status, 200);
   assert.equal(metricsJson.json.instance, 'p1');

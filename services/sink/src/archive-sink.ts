@@ -8,6 +8,11 @@
 // While ClickHouse is unavailable the consumer is paused (heartbeats continue, so the group
 // keeps its partitions), each pending batch is retried with exponential backoff, and
 // consumption resumes once every failing batch got through.
+//
+// Tracing: each record whose `traceparent` is sampled gets a span for the insert that archives
+// it, a child of the span that wrote the record (trace-context.ts); the ClickHouse request is
+// traced under the first of them.
+import { context, trace, SpanKind, type Context, type Span } from '@opentelemetry/api';
 import { TradewatchError, isRetriable } from '@tradewatch/shared/errors';
 import { deadLetterRecord, type DeadLetterReason } from '@tradewatch/shared/dead-letters';
 import type {
@@ -18,6 +23,7 @@ import type {
   TopicPartition,
 } from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
+import { endWithError, sampledRecordContext } from '@tradewatch/shared/trace-context';
 import type { ArchiveKind } from './archive-rows.ts';
 import type { ArchiveWriter } from './archive-writer.ts';
 import {
@@ -57,7 +63,13 @@ export interface ArchiveSinkOptions {
 interface Part {
   records: RecordChunk;
   mapped: MappedChunk;
+  /** The trace contexts of the part's sampled records. */
+  traced: Context[];
 }
+
+/** Spans per insert at most: a batch of a fully sampled topic is still one insert. */
+const MAX_TRACED_PER_INSERT = 1000;
+const tracer = trace.getTracer('tradewatch-sink');
 
 /** What one insert carries: rows, the records they came from, and the offset to commit after. */
 interface PendingBatch {
@@ -196,6 +208,7 @@ export class ArchiveSink {
     for (const tp of partitions) {
       const key = `${tp.topic}\u0000${tp.partition}`;
       const b = this.buffers.get(key);
+      this.o.stats.revoked(tp.topic, tp.partition);
       if (b === undefined) continue;
       b.closed = true;
       dropped += b.pending.records;
@@ -208,10 +221,21 @@ export class ArchiveSink {
   private async onBatch(batch: RecordBatch): Promise<void> {
     if (this.stopping) return;
     const buf = this.bufferFor(batch.topic, batch.partition);
+    this.o.stats.fetched(
+      batch.topic,
+      batch.partition,
+      batch.highWatermark,
+      batch.records[0]?.offset ?? batch.nextOffset,
+    );
     let part: Part | undefined;
     if (batch.records.length > 0) {
+      const traced: Context[] = [];
+      for (const r of batch.records) {
+        const ctx = sampledRecordContext(r.headers);
+        if (ctx !== undefined && traced.length < MAX_TRACED_PER_INSERT) traced.push(ctx);
+      }
       const records = packRecords(batch.records);
-      part = { records, mapped: await this.o.mapper.map(buf.kind, records, buf.partition) };
+      part = { records, mapped: await this.o.mapper.map(buf.kind, records, buf.partition), traced };
     }
     // A rebalance while mapping: these records will be read again from the committed offset.
     if (buf.closed || this.stopping) return;
@@ -270,6 +294,53 @@ export class ArchiveSink {
   private async flush(buf: PartitionBuffer, batch: PendingBatch): Promise<void> {
     const table = this.o.tables[buf.kind];
     const rows = new ChunkedRows(batch.parts.map((part) => part.mapped));
+    const spans = this.insertSpans(batch, table, rows.length);
+    try {
+      await this.flushTraced(buf, batch, table, rows, spans[0]);
+    } catch (err) {
+      for (const span of spans) endWithError(span, err);
+      throw err;
+    }
+    for (const span of spans) span.end();
+  }
+
+  private insertSpans(batch: PendingBatch, table: string, rows: number): Span[] {
+    const spans: Span[] = [];
+    for (const part of batch.parts) {
+      for (const ctx of part.traced) {
+        if (spans.length === MAX_TRACED_PER_INSERT) return spans;
+        spans.push(
+          tracer.startSpan(
+            `INSERT ${table.replaceAll('`', '')}`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: {
+                'db.system.name': 'clickhouse',
+                'db.operation.name': 'INSERT',
+                'db.collection.name': table.replaceAll('`', ''),
+                'db.operation.batch.size': rows,
+              },
+            },
+            ctx,
+          ),
+        );
+      }
+    }
+    return spans;
+  }
+
+  private async flushTraced(
+    buf: PartitionBuffer,
+    batch: PendingBatch,
+    table: string,
+    rows: ChunkedRows,
+    span: Span | undefined,
+  ): Promise<void> {
+    if (span !== undefined) {
+      return context.with(trace.setSpan(context.active(), span), () =>
+        this.flushTraced(buf, batch, table, rows, undefined),
+      );
+    }
     let deadLetters: OutgoingRecord[] | undefined;
     for (let attempt = 1; ; attempt++) {
       if (buf.closed) {
@@ -300,7 +371,7 @@ export class ArchiveSink {
         }
         if (deadLetters.length > 0) {
           await this.o.producer.send(deadLetters);
-          this.o.stats.deadLetters += deadLetters.length;
+          this.o.stats.deadLettered(deadLetters.length);
           deadLetters = [];
         }
         break;
@@ -310,7 +381,7 @@ export class ArchiveSink {
             ? err
             : new TradewatchError('SINK_FLUSH_FAILED', String(err), { cause: err });
         if (!isRetriable(e)) throw e;
-        this.o.stats.insertRetries++;
+        this.o.stats.insertRetried();
         const delayMs = backoffDelay(this.o.retry, attempt);
         // One failure may be a connection the server had just closed; two in a row is an outage.
         if (e.code === 'CLICKHOUSE_UNAVAILABLE' && attempt >= 2) this.unavailable(buf, e);
@@ -331,7 +402,7 @@ export class ArchiveSink {
       await this.o.consumer.commit([
         { topic: buf.topic, partition: buf.partition, offset: batch.nextOffset },
       ]);
-      this.o.stats.commits++;
+      this.o.stats.committed(buf.topic, buf.partition, batch.nextOffset);
     } catch (err) {
       // Typically a rebalance: the rows are stored, the next owner re-reads them harmlessly.
       this.o.stats.commitFailures++;

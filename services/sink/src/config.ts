@@ -1,6 +1,6 @@
 // The sink's configuration: every environment variable it reads, validated at start-up.
 import { randomUUID } from 'node:crypto';
-import { EnvReader, type Env, type LogLevel } from '@tradewatch/shared/config';
+import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
 import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
 import { defaultMappingWorkers } from './record-mapper.ts';
@@ -52,6 +52,10 @@ export interface SinkConfig {
   heartbeatIntervalMs: number;
   maxBytesPerPartition: number;
   statsIntervalMs: number;
+  /** Port of the HTTP server of `GET /metrics` (Prometheus) and `/healthz`; undefined: none. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  telemetry: TelemetryConfig;
   logLevel: LogLevel;
 }
 
@@ -112,6 +116,12 @@ export const loadSinkConfig = (env: Env): Readonly<SinkConfig> => {
     heartbeatIntervalMs,
     maxBytesPerPartition: r.int('SINK_FETCH_MAX_BYTES_PER_PARTITION', 4 * 1024 * 1024, { min: 1024 }),
     statsIntervalMs: r.int('STATS_INTERVAL_MS', 10000, { min: 0 }),
+    metricsPort:
+      r.optionalString('SINK_METRICS_PORT') === undefined
+        ? undefined
+        : r.int('SINK_METRICS_PORT', 0, { min: 0, max: 65535 }),
+    metricsHost: r.string('SINK_METRICS_HOST', '127.0.0.1'),
+    telemetry: r.telemetry(),
     logLevel: r.logLevel(),
   });
 };

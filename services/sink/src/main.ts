@@ -10,13 +10,33 @@
 //           `await startSink(config, logger)` returns { stop(), stats, failed, isPaused() }.
 import { createLogger } from '@tradewatch/shared/logger';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
+import { startTelemetry } from '@tradewatch/shared/telemetry';
 import { loadSinkConfig } from './config.ts';
+import { startSinkHttpServer, type SinkHttpServer } from './sink-http-server.ts';
 import { startSink } from './start-sink.ts';
 
 const config = loadSinkConfig(process.env);
+// First: instruments created before the SDK would stay no-ops.
 const log = createLogger('sink', config.logLevel).child({ instance: config.instanceId });
+const telemetry = startTelemetry({
+  service: 'tradewatch-sink',
+  instance: config.instanceId,
+  config: config.telemetry,
+  log,
+});
 
 try {
+  let http: SinkHttpServer | undefined;
+  if (config.metricsPort !== undefined) {
+    http = await startSinkHttpServer(
+      telemetry,
+      config.metricsHost,
+      config.metricsPort,
+      log.child({ module: 'http' }),
+    );
+    // "metrics listening" is the line tools read the port from.
+    log.info({ host: config.metricsHost, port: http.port }, 'metrics listening');
+  }
   const sink = await startSink(config, log);
   sink.failed.catch((err: unknown) => crash(log, err, 'sink failed'));
 
@@ -53,6 +73,8 @@ try {
   onShutdown(log, async () => {
     clearInterval(statsTimer);
     await sink.stop();
+    await http?.close();
+    await telemetry.shutdown();
   });
 } catch (err) {
   crash(log, err, 'sink failed to start');
