@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { RedisAcceptedLedger } from '../src/idempotency.ts';
 import type { AcceptedRecord } from '../src/ports.ts';
 import { RedisRateGate } from '../src/rate-limit.ts';
-import { createRedis } from '../src/redis.ts';
+import { createRedis, type Redis } from '../src/redis.ts';
 import { REDIS_URL, quietLogger, uniqueName } from './support/infra.ts';
 import { waitUntil } from '../../../test/support/harness.ts';
 
@@ -26,6 +26,16 @@ const record = (eventId: string, fingerprint = 'f'.repeat(16)): AcceptedRecord =
   partition: 2,
   offset: 48812,
 });
+
+/** Deletes the test's keys (SCAN, not KEYS: the shared Redis may hold millions of others). */
+const dropKeys = async (r: Redis, prefix: string): Promise<void> => {
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await r.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+};
 
 test(
   'ledger: claims are atomic across instances, released only by their owner, and expire',
@@ -76,10 +86,10 @@ test(
         10,
       );
     } finally {
-      const keys = await r1.keys(`${prefix}*`);
-      if (keys.length > 0) await r1.del(...keys);
-      r1.disconnect();
-      r2.disconnect();
+      await dropKeys(r1, prefix).finally(() => {
+        r1.disconnect();
+        r2.disconnect();
+      });
     }
   },
 );
@@ -134,9 +144,7 @@ test(
       const extra = (await usage(`${id}-full`)) - (await usage(`${id}-bare`));
       assert.ok(extra > 0 && extra <= 80, `the record adds ${extra} bytes per accepted event`);
     } finally {
-      const keys = await r.keys(`${prefix}*`);
-      if (keys.length > 0) await r.del(...keys);
-      r.disconnect();
+      await dropKeys(r, prefix).finally(() => r.disconnect());
     }
   },
 );
@@ -163,10 +171,10 @@ test(
       assert.equal((await a.take('gs-2', 100)).allowed, true, 'budgets are per game server');
       await waitUntil('the window to roll over', async () => (await a.take('gs-1', 100)).allowed, 5000, 10);
     } finally {
-      const keys = await r1.keys(`${prefix}*`);
-      if (keys.length > 0) await r1.del(...keys);
-      r1.disconnect();
-      r2.disconnect();
+      await dropKeys(r1, prefix).finally(() => {
+        r1.disconnect();
+        r2.disconnect();
+      });
     }
   },
 );
