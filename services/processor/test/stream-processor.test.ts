@@ -16,13 +16,15 @@ import { referenceAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import { ChangelogRestorer } from '../src/changelog-restorer.ts';
 import { CommitScheduler } from '../src/commit-scheduler.ts';
-import { DEFAULT_RULE_PARAMS, LargeTradeDetector } from '../src/detect-large-trade.ts';
-import { IpInterner } from '../src/ip-interner.ts';
+import { RuleEngine } from '@tradewatch/shared/rule-engine';
+import { fixedRules } from '@tradewatch/shared/rule-feed';
+import { RULE_HISTORY, RuleBook } from '@tradewatch/shared/rules';
+import { IpInterner } from '@tradewatch/shared/ip-interner';
 import { PartitionTask, TRANSITIONS } from '../src/partition-task.ts';
 import { ProcessorStats } from '../src/processor-stats.ts';
 import { RecordCollector } from '../src/record-collector.ts';
 import { StreamProcessor } from '../src/stream-processor.ts';
-import { UserStateStore } from '../src/user-state-store.ts';
+import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import {
   FakeBroker,
   FakeGroupConsumer,
@@ -32,7 +34,13 @@ import {
 } from './support/fake-kafka.ts';
 
 const log = createLogger('test', process.env.TEST_LOG === '1' ? 'debug' : 'silent');
-const TOPICS = { events: 'events', alerts: 'alerts', changelog: 'changelog', deadLetters: 'dlq' };
+const TOPICS = {
+  events: 'events',
+  alerts: 'alerts',
+  shadowAlerts: 'alerts.shadow',
+  changelog: 'changelog',
+  deadLetters: 'dlq',
+};
 
 test('a task moves only along its table; closing twice is harmless; a closed task does nothing', async () => {
   assert.deepEqual(TRANSITIONS, {
@@ -47,7 +55,7 @@ test('a task moves only along its table; closing twice is harmless; a closed tas
     partition: 0,
     topics: TOPICS,
     store: new UserStateStore(20, new IpInterner()),
-    detector: new LargeTradeDetector(DEFAULT_RULE_PARAMS),
+    engine: new RuleEngine(new RuleBook(), RULE_HISTORY),
     restore: () => new Promise((resolve) => (finishRestore = resolve)),
     cancelRestore: () => void cancelled++,
     committedOffset: () => Promise.resolve(5),
@@ -202,7 +210,8 @@ const setup = async (partitions: number, failCommits: number[] = []): Promise<Ha
     stats: new ProcessorStats(),
     topics: TOPICS,
     groupId: 'g',
-    rule: DEFAULT_RULE_PARAMS,
+    rules: fixedRules(new RuleBook()),
+    history: RULE_HISTORY,
     commitIntervalMs: 1,
     maxUncommittedRecords: 200,
     onFatal: (err) => fatal.push(err),
