@@ -16,7 +16,15 @@ export const MAX_RULE_VERSION = 65535;
 const MAX_EPOCH_MS = 4294967295000;
 const MAX_AMOUNT = 1e12;
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const CURRENCY_PATTERN = /^[^\u0000-\u001f\u007f-\u009f]{1,16}$/;
+/** A C0 or C1 control character, or DEL (refused in texts, as the event contract does). */
+const hasControl = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+};
+const isCurrency = (s: string): boolean => s.length >= 1 && s.length <= 16 && !hasControl(s);
 const MAX_CURRENCIES = 100;
 export const MAX_REASON_LENGTH = 1000;
 
@@ -122,8 +130,7 @@ class Checker {
     return min;
   }
   text(v: unknown, path: string, max: number): string {
-    if (typeof v === 'string' && v.trim().length > 0 && v.length <= max && !/[\u0000-\u001f]/.test(v))
-      return v;
+    if (typeof v === 'string' && v.trim().length > 0 && v.length <= max && !hasControl(v)) return v;
     this.fail(path, `expected a non-empty string of at most ${max} characters without control characters`);
     return '';
   }
@@ -157,8 +164,7 @@ const readLargeTrade = (c: Checker, raw: Raw, path: string): LargeTradeParams =>
         c.fail(`${path}/currencies`, `at most ${MAX_CURRENCIES} currencies`);
       for (const [currency, o] of entries) {
         const at = `${path}/currencies/${currency}`;
-        if (!CURRENCY_PATTERN.test(currency))
-          c.fail(at, 'a currency is 1-16 characters without control characters');
+        if (!isCurrency(currency)) c.fail(at, 'a currency is 1-16 characters without control characters');
         if (!isObject(o)) {
           c.fail(at, 'expected an object with minTrades, amountFactor or minAmount');
           continue;
