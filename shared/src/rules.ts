@@ -83,8 +83,11 @@ export const DEFAULT_DRAIN_PARAMS: Readonly<DrainParams> = Object.freeze({
   requireNewIp: false,
 });
 
+export type LargeTradeRule = Extract<RuleDefinition, { type: 'large-trade-new-ip' }>;
+export type DrainRule = Extract<RuleDefinition, { type: 'drain-recent-volume' }>;
+
 /** The seed: `large-trade-new-ip` version 1 with its defaults, in force from the beginning of time. */
-export const SEED_RULE: Readonly<RuleDefinition> = Object.freeze({
+export const SEED_RULE: Readonly<LargeTradeRule> = Object.freeze({
   ruleId: 'large-trade-new-ip',
   version: 1,
   type: 'large-trade-new-ip',
@@ -342,21 +345,23 @@ export const encodeRule = (d: RuleDefinition): string =>
     createdAt: d.createdAt,
   });
 
-export type DecodedRule = { ok: true; definition: RuleDefinition } | { ok: false; detail: string };
+export type DecodedRule =
+  | { ok: true; definition: RuleDefinition }
+  | { ok: false; reason: 'not_json' | 'invalid_rule' | 'key_mismatch'; detail: string };
 
 /** Decodes one `rules` record: JSON, a valid definition, keyed by its rule id. */
 export const decodeRuleRecord = (key: Buffer | string | null, value: Buffer | string | null): DecodedRule => {
-  if (value === null) return { ok: false, detail: 'record has no value' };
+  if (value === null) return { ok: false, reason: 'invalid_rule', detail: 'record has no value' };
   let raw: unknown;
   try {
     raw = JSON.parse(value.toString());
   } catch (err) {
-    return { ok: false, detail: `not JSON: ${(err as Error).message}` };
+    return { ok: false, reason: 'not_json', detail: (err as Error).message };
   }
   const checked = checkRuleDefinition(raw);
-  if (!checked.ok) return { ok: false, detail: checked.problems.join('; ') };
+  if (!checked.ok) return { ok: false, reason: 'invalid_rule', detail: checked.problems.join('; ') };
   if (key === null || key.toString() !== checked.definition.ruleId) {
-    return { ok: false, detail: 'record key is not the rule id' };
+    return { ok: false, reason: 'key_mismatch', detail: 'record key is not the rule id' };
   }
   return checked;
 };

@@ -67,6 +67,7 @@ test('parameters default to the seed values and round-trip through the record co
   assert.deepEqual(decodeRuleRecord(SEED_RULE.ruleId, encoded), { ok: true, definition: checked.definition });
   assert.deepEqual(decodeRuleRecord('other-rule', encoded), {
     ok: false,
+    reason: 'key_mismatch',
     detail: 'record key is not the rule id',
   });
   assert.equal(decodeRuleRecord(SEED_RULE.ruleId, '{').ok, false);

@@ -4,7 +4,7 @@
 import type { ArchiveKind } from './archive-rows.ts';
 
 export class SinkStats {
-  readonly archived: Record<ArchiveKind, number> = { events: 0, alerts: 0, labels: 0 };
+  readonly archived: Record<ArchiveKind, number> = { events: 0, alerts: 0, shadow: 0, labels: 0, rules: 0 };
   deadLetters = 0;
   inserts = 0;
   /** Inserts that failed and were retried (ClickHouse down or busy, Kafka unreachable). */

@@ -327,7 +327,13 @@ test('the analysts’ example queries run on this server and find what they shou
       tradeTs: events[13]!.ts,
     };
     const writer = new ArchiveWriter({ client });
-    assert.deepEqual(await writer.insert(sqlTable(n.database, 'events'), events.map(encodeEventRow)), []);
+    assert.deepEqual(
+      await writer.insert(
+        sqlTable(n.database, 'events'),
+        events.map((e) => encodeEventRow(e)),
+      ),
+      [],
+    );
     // Four more alerts with verdicts: one changed to false_positive, one confirmed, one under
     // review, one changed to confirmed; user-3's alert has none.
     const labelled = [10, 11, 12, 13].map((i) => makeAlert(i, now));
@@ -543,7 +549,7 @@ test('rows ClickHouse rejects are isolated by bisection; the rest of the batch l
   const n = uniqueNames('bisect');
   try {
     await migrate(client, n.database, log);
-    const rows = makeEvents(1000, { prefix: n.suffix }).map(encodeEventRow);
+    const rows = makeEvents(1000, { prefix: n.suffix }).map((e) => encodeEventRow(e));
     // Valid JSON, but not for these columns: the server, not our checks, refuses them.
     rows.splice(17, 0, rows[17]!.replace(/"tsMs":\d+/, '"tsMs":"yesterday"'));
     rows.splice(640, 0, rows[640]!.replace(/"type":"\w+"/, '"type":"refund"'));
