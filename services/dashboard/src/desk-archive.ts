@@ -61,7 +61,7 @@ const micros = (text: string): number => Number(text) / 1e6;
 
 const toAlert = (r: AlertRow): Alert => ({
   alertId: r.alertId,
-  rule: r.rule as Alert['rule'],
+  rule: r.rule,
   ruleVersion: Number(r.ruleVersion),
   userId: r.userId,
   tradeEventId: r.tradeEventId,

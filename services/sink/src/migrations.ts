@@ -334,6 +334,29 @@ ORDER BY (ruleId, version)`,
       ];
     },
   },
+  {
+    // Where each event id first was on the events topic. `events` collapses a re-sent event's rows
+    // when parts merge, keeping the later copy; the processor applied the first one. The view sees
+    // every insert, so the minimum is the first position whatever merges do.
+    version: 11,
+    name: 'event first positions',
+    statements: ({ database }) => {
+      const target = sqlTable(database, 'event_first_positions');
+      const select = `SELECT eventId, minState(kafkaPartition) AS kafkaPartition, minState(kafkaOffset) AS kafkaOffset
+FROM ${sqlTable(database, 'events')}
+GROUP BY eventId`;
+      return [
+        `CREATE TABLE IF NOT EXISTS ${target} (
+  eventId String,
+  kafkaPartition AggregateFunction(min, UInt32),
+  kafkaOffset AggregateFunction(min, UInt64)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY eventId`,
+        ...viewAndBackfill(database, 'event_first_positions', select),
+      ];
+    },
+  },
 ];
 
 /** The ledger itself: created before anything else, outside the numbered migrations. */
