@@ -77,8 +77,7 @@ if (problems.length > 0 || config === undefined) fail(problems);
 const client = createClickHouse({ ...config!, application: 'tradewatch-backtest', requestTimeoutMs: 600000 });
 try {
   const report = await runBacktest({ client, database }, ruleFile, { from, to }, (p) => {
-    if (!args.json && process.stderr.isTTY)
-      process.stderr.write(`\rreplayed ${p.events} of ${p.total} events`);
+    if (!args.json && process.stderr.isTTY) process.stderr.write(`\rreplayed ${p.events} events`);
   });
   if (!args.json && process.stderr.isTTY) process.stderr.write('\n');
   if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);

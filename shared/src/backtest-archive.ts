@@ -47,18 +47,34 @@ const EVENT_COLUMNS = 'eventId, type, userId, tsMs, ip, amountMicros, currency, 
  * from micro-units exactly (an integer divided by 10^6 is the double nearest the decimal).
  */
 export const parseEventLine = (line: string): GameEvent => {
-  const f = line.split('\t');
-  if (f.length !== 8) throw new Error(`expected 8 fields, got ${f.length}`);
-  const base = {
-    eventId: f[0]!,
-    userId: unescapeTsv(f[2]!),
-    ts: Number(f[3]),
-    gameServerId: unescapeTsv(f[7]!),
+  // Field by field with indexOf: no array per line (a backtest decodes millions of them).
+  const t1 = line.indexOf('\t');
+  const t2 = line.indexOf('\t', t1 + 1);
+  const t3 = line.indexOf('\t', t2 + 1);
+  const t4 = line.indexOf('\t', t3 + 1);
+  const t5 = line.indexOf('\t', t4 + 1);
+  const t6 = line.indexOf('\t', t5 + 1);
+  const t7 = line.indexOf('\t', t6 + 1);
+  if (t1 < 0 || t2 < 0 || t3 < 0 || t4 < 0 || t5 < 0 || t6 < 0 || t7 < 0 || line.indexOf('\t', t7 + 1) >= 0) {
+    throw new Error(`expected 8 tab-separated fields: ${line.slice(0, 200)}`);
+  }
+  const eventId = line.slice(0, t1);
+  const userId = unescapeTsv(line.slice(t2 + 1, t3));
+  const ts = Number(line.slice(t3 + 1, t4));
+  const gameServerId = unescapeTsv(line.slice(t7 + 1));
+  if (line.startsWith('login', t1 + 1)) {
+    return { eventId, type: 'login', userId, ts, ip: line.slice(t4 + 1, t5), gameServerId, receivedAt: 0 };
+  }
+  return {
+    eventId,
+    type: 'trade',
+    userId,
+    ts,
+    amount: Number(line.slice(t5 + 1, t6)) / 1e6,
+    currency: unescapeTsv(line.slice(t6 + 1, t7)),
+    gameServerId,
     receivedAt: 0,
   };
-  return f[1] === 'login'
-    ? { ...base, type: 'login', ip: f[4]! }
-    : { ...base, type: 'trade', amount: Number(f[5]) / 1e6, currency: unescapeTsv(f[6]!) };
 };
 
 export interface BacktestSource {
@@ -165,18 +181,21 @@ FROM ${sqlTable(s.database, 'rule_versions')} FINAL WHERE ruleId = ${sqlLiteral(
 
 export interface BacktestProgress {
   events: number;
-  total: number;
+  /** Events the run will replay; undefined unless asked for (counting them costs a scan). */
+  total: number | undefined;
 }
 
 /**
  * Runs a backtest of the candidate in `ruleFile` (parsed JSON) over the window, reporting
- * progress as events are replayed. Throws RuleInvalidError for a bad candidate or window.
+ * progress as events are replayed (with their total when `countFirst`: a progress bar). Throws
+ * RuleInvalidError for a bad candidate or window.
  */
 export const runBacktest = async (
   s: BacktestSource,
   ruleFile: unknown,
   w: BacktestWindow,
   onProgress: (p: BacktestProgress) => void = () => undefined,
+  countFirst = false,
 ): Promise<BacktestReport & { ms: number; eventsPerSec: number }> => {
   const started = performance.now();
   const ruleId = (ruleFile as { ruleId?: unknown } | null)?.ruleId;
@@ -185,7 +204,7 @@ export const runBacktest = async (
   const candidate = candidateFrom(ruleFile, history);
   const backtest = new Backtest(candidate, history, w);
   const [total, archived, labels] = await Promise.all([
-    countWindowEvents(s, w),
+    countFirst ? countWindowEvents(s, w) : undefined,
     queryRows<{ alertId: string; ruleVersion: number; tradeEventId: string }>(
       s.client,
       `SELECT alertId, ruleVersion, tradeEventId FROM ${sqlTable(s.database, 'alerts')} FINAL
