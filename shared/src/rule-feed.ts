@@ -60,6 +60,8 @@ export class RuleFeed implements RuleSource {
   private asking = false;
   /** Versions skipped because they were invalid or conflicted. */
   rejected = 0;
+  /** `ruleId/version` of every valid record read (the seed counts only once it is on the topic). */
+  private readonly onTopic = new Set<string>();
 
   constructor(o: RuleFeedOptions, maxStalenessMs: number) {
     this.o = o;
@@ -79,6 +81,11 @@ export class RuleFeed implements RuleSource {
     this.timer = setInterval(() => void this.ask(), this.o.refreshMs);
     this.timer.unref();
     await this.caughtUp();
+  }
+
+  /** Whether a record of this version has been read from the topic. */
+  isOnTopic(ruleId: string, version: number): boolean {
+    return this.onTopic.has(`${ruleId}/${version}`);
   }
 
   isFresh(now: number): boolean {
@@ -124,6 +131,7 @@ export class RuleFeed implements RuleSource {
         continue;
       }
       const d = decoded.definition;
+      this.onTopic.add(`${d.ruleId}/${d.version}`);
       const added = this.book.add(d);
       if (added === 'conflict') {
         this.rejected++;
