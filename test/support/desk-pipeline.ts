@@ -97,6 +97,8 @@ export const startDeskPipeline = async (opts: { processors: number }): Promise<D
     ALERTS_TOPIC: `${id}.alerts`,
     LABELS_TOPIC: `${id}.labels`,
     DEAD_LETTER_TOPIC: `${id}.dlq`,
+    RULES_TOPIC: `${id}.rules`,
+    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
     PROCESSOR_CHANGELOG_TOPIC: `${id}.changelog`,
     PROCESSOR_GROUP_ID: `${id}-processor`,
     SINK_GROUP_ID: `${id}-sink`,
@@ -110,6 +112,8 @@ export const startDeskPipeline = async (opts: { processors: number }): Promise<D
     env.ALERTS_TOPIC!,
     env.LABELS_TOPIC!,
     env.DEAD_LETTER_TOPIC!,
+    env.RULES_TOPIC!,
+    env.SHADOW_ALERTS_TOPIC!,
     env.PROCESSOR_CHANGELOG_TOPIC!,
   ];
   await createTestTopics(kafka, [
