@@ -6,24 +6,15 @@ import { randomUUID } from 'node:crypto';
 import type { BacktestReport, BacktestWindow } from '@tradewatch/shared/backtest';
 import type { BacktestProgress } from '@tradewatch/shared/backtest-archive';
 import type { Logger } from '@tradewatch/shared/logger';
+import type { BacktestJob } from './api-types.ts';
+
+export type { BacktestJob } from './api-types.ts';
 
 export type BacktestRunner = (
   ruleFile: unknown,
   window: BacktestWindow,
   onProgress: (p: BacktestProgress) => void,
 ) => Promise<BacktestReport & { ms: number; eventsPerSec: number }>;
-
-export interface BacktestJob {
-  id: string;
-  status: 'queued' | 'running' | 'done' | 'failed';
-  author: string;
-  createdAt: number;
-  rule: unknown;
-  window: BacktestWindow;
-  progress: { events: number; total: number | null };
-  result?: BacktestReport & { ms: number; eventsPerSec: number };
-  error?: string;
-}
 
 const MAX_JOBS = 20;
 

@@ -6,7 +6,9 @@
 import type { ClickHouseClient } from '@tradewatch/shared/clickhouse';
 import { queryRows, sqlLiteral, sqlTable } from '@tradewatch/shared/clickhouse';
 import type { Alert } from '@tradewatch/shared/alerts';
-import type { ArchivedEvent } from './api-types.ts';
+import type { ArchivedEvent, ComparedTrade } from './api-types.ts';
+
+export type { ComparedTrade } from './api-types.ts';
 
 export interface AlertFilter {
   limit: number;
@@ -49,17 +51,6 @@ export interface RuleAlertCount {
   ruleVersion: number;
   alerts: number;
   shadowAlerts: number;
-}
-
-export interface ComparedTrade {
-  tradeEventId: string;
-  userId: string;
-  tradeTs: number;
-  amount: number;
-  /** Versions that flagged it on `alerts` (one, or none). */
-  activeVersions: number[];
-  /** Shadow versions that flagged it. */
-  shadowVersions: number[];
 }
 
 interface AlertRow {

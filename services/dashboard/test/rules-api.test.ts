@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BacktestReport } from '@tradewatch/shared/backtest';
 import { SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
-import type { BacktestJob } from '../src/backtest-jobs.ts';
-import type { RuleView } from '../src/routes/rule-routes.ts';
+import type { BacktestJob, RuleView } from '../src/api-types.ts';
 import { BEARER, NOW, buildTestDesk, fakeBacktestRunner, makeAlert } from './support/desk-ports.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -4,13 +4,8 @@
 // backtests with their progress. Every change is a new version: nothing is edited or removed.
 import type { FastifyInstance } from 'fastify';
 import { candidateFrom } from '@tradewatch/shared/backtest';
-import {
-  isRuleId,
-  nextRuleVersion,
-  RuleBook,
-  type RuleDefinition,
-  type RuleMode,
-} from '@tradewatch/shared/rules';
+import { isRuleId, nextRuleVersion, RuleBook, type RuleMode } from '@tradewatch/shared/rules';
+import type { RuleView } from '../api-types.ts';
 import type { BacktestJobs } from '../backtest-jobs.ts';
 import type { DeskArchive } from '../desk-archive.ts';
 import { DeskError } from '../errors.ts';
@@ -70,16 +65,6 @@ const readModeChange = (body: unknown) => {
     effectiveFrom: effectiveFrom as number | undefined,
   };
 };
-
-export interface RuleView extends Omit<RuleDefinition, 'params'> {
-  params: RuleDefinition['params'];
-  /** Every version, highest first. */
-  versions: RuleDefinition[];
-  /** The versions in force now (event time = now). */
-  inForce: { active: number | null; shadow: number | null };
-  /** Alerts archived per version. */
-  alerts: { version: number; alerts: number; shadowAlerts: number }[];
-}
 
 export const ruleRoutes = (app: FastifyInstance, o: RuleRoutesOptions): void => {
   const now = o.now ?? Date.now;
