@@ -369,6 +369,7 @@ test('no event is applied while the rule book may be stale; a version read meanw
   }
   if (rules.waiting === 0) {
     await h.processor.stop();
+    await h.restorer.stop();
     assert.fail('no fetched batch waited for the rule book');
   }
   await sleep(30); // commit intervals pass: nothing may be applied, so nothing is committed
