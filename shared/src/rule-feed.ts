@@ -58,6 +58,7 @@ export class RuleFeed implements RuleSource {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private asking = false;
+  private askAgain = false;
   /** Versions skipped because they were invalid or conflicted. */
   rejected = 0;
   /** `ruleId/version` of every valid record read (the seed counts only once it is on the topic). */
@@ -106,7 +107,12 @@ export class RuleFeed implements RuleSource {
   }
 
   private async ask(): Promise<void> {
-    if (this.stopped || this.asking) return;
+    if (this.stopped) return;
+    if (this.asking) {
+      // A caller needs an answer asked after now: ask again as soon as this one is back.
+      this.askAgain = true;
+      return;
+    }
     this.asking = true;
     const askedAt = this.now();
     try {
@@ -119,6 +125,10 @@ export class RuleFeed implements RuleSource {
       this.o.log.warn({ err, topic: this.o.topic }, 'rules topic end unknown, retrying');
     } finally {
       this.asking = false;
+      if (this.askAgain) {
+        this.askAgain = false;
+        void this.ask();
+      }
     }
   }
 
