@@ -26,9 +26,9 @@ import type { KafkaClient, OutgoingRecord, Producer } from '@tradewatch/shared/k
 
 type Message = Omit<OutgoingRecord, 'topic'>;
 import { eventsConsumerOptions, loadProcessorConfig } from '../services/processor/src/config.ts';
-import { IpInterner } from '../services/processor/src/ip-interner.ts';
-import { encodeUserState } from '../services/processor/src/user-state-codec.ts';
-import { UserStateStore } from '../services/processor/src/user-state-store.ts';
+import { IpInterner } from '@tradewatch/shared/ip-interner';
+import { encodeUserState } from '@tradewatch/shared/user-state-codec';
+import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import {
   startService,
   testKafka,

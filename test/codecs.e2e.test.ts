@@ -34,6 +34,8 @@ const env: Record<string, string> = {
   ALERTS_TOPIC: `${id}.alerts`,
   LABELS_TOPIC: `${id}.labels`,
   DEAD_LETTER_TOPIC: `${id}.dlq`,
+  RULES_TOPIC: `${id}.rules`,
+  SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
   PROCESSOR_GROUP_ID: `${id}-processor`,
   PROCESSOR_SESSION_TIMEOUT_MS: '6000',
   PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
@@ -49,6 +51,8 @@ after(async () => {
     env.ALERTS_TOPIC!,
     env.LABELS_TOPIC!,
     env.DEAD_LETTER_TOPIC!,
+    env.RULES_TOPIC!,
+    env.SHADOW_ALERTS_TOPIC!,
     `tradewatch.${env.PROCESSOR_GROUP_ID!}.changelog`,
   ]);
   await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);

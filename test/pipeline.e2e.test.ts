@@ -30,6 +30,8 @@ const env: Record<string, string> = {
   ALERTS_TOPIC: `${id}.alerts`,
   LABELS_TOPIC: `${id}.labels`,
   DEAD_LETTER_TOPIC: `${id}.dlq`,
+  RULES_TOPIC: `${id}.rules`,
+  SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
   PROCESSOR_GROUP_ID: `${id}-processor`,
   SINK_GROUP_ID: `${id}-sink`,
   CLICKHOUSE_DATABASE: database,
@@ -62,6 +64,8 @@ after(async () => {
     env.ALERTS_TOPIC!,
     env.LABELS_TOPIC!,
     env.DEAD_LETTER_TOPIC!,
+    env.RULES_TOPIC!,
+    env.SHADOW_ALERTS_TOPIC!,
     `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`,
     `tradewatch.sandbox.${env.EVENTS_TOPIC}`,
   ]);

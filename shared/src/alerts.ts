@@ -3,12 +3,14 @@
 import { createHash } from 'node:crypto';
 import { TradewatchError } from './errors.ts';
 
+/** The seed rule's id and version (shared/src/rules.ts): what alerts carried before rules were data. */
 export const RULE_ID = 'large-trade-new-ip';
 export const RULE_VERSION = 1;
 
 export interface Alert {
   alertId: string;
-  rule: typeof RULE_ID;
+  /** The id of the rule that raised it (a rule id of the `rules` topic). */
+  rule: string;
   ruleVersion: number;
   userId: string;
   tradeEventId: string;

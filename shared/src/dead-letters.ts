@@ -10,6 +10,7 @@ export const DEAD_LETTER_REASONS = [
   'key_mismatch',
   'invalid_alert',
   'invalid_label',
+  'invalid_rule',
   'clickhouse_rejected',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
+import { rulesTopicSpec } from '@tradewatch/shared/rules';
 import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { KafkaClient, PartitionReader, TopicSpec } from '@tradewatch/shared/kafka-port';
@@ -60,7 +61,15 @@ export interface ChaosPipeline {
   kafka: KafkaClient;
   database: string;
   gatewayUrl: string;
-  topics: { events: string; alerts: string; changelog: string; deadLetters: string; labels: string };
+  topics: {
+    events: string;
+    alerts: string;
+    changelog: string;
+    deadLetters: string;
+    labels: string;
+    shadowAlerts: string;
+    rules: string;
+  };
   processorGroup: string;
   /** The running services (a crashed one is replaced by its restart). */
   services: RunningService[];
@@ -95,11 +104,20 @@ export const startChaosPipeline = async (
     changelog: `${id}.changelog`,
     deadLetters: `${id}.dlq`,
     labels: `${id}.labels`,
+    shadowAlerts: `${id}.alerts.shadow`,
+    rules: `${id}.rules`,
   };
   const processorGroup = `${id}-processor`;
   const specs: TopicSpec[] = [
     { topic: topics.events, partitions: PARTITIONS, ...DURABLE },
     { topic: topics.alerts, partitions: PARTITIONS, ...DURABLE },
+    { topic: topics.shadowAlerts, partitions: PARTITIONS, ...DURABLE },
+    {
+      topic: topics.rules,
+      partitions: 1,
+      replicationFactor: 3,
+      config: { ...rulesTopicSpec(topics.rules).config, 'min.insync.replicas': '2' },
+    },
     {
       topic: topics.changelog,
       partitions: PARTITIONS,
@@ -154,6 +172,8 @@ export const startChaosPipeline = async (
     ALERTS_TOPIC: topics.alerts,
     LABELS_TOPIC: topics.labels,
     DEAD_LETTER_TOPIC: topics.deadLetters,
+    SHADOW_ALERTS_TOPIC: topics.shadowAlerts,
+    RULES_TOPIC: topics.rules,
     PROCESSOR_CHANGELOG_TOPIC: topics.changelog,
     PROCESSOR_GROUP_ID: processorGroup,
     SINK_GROUP_ID: `${id}-sink`,

@@ -94,6 +94,8 @@ export const startDeskPipeline = async (opts: {
     ALERTS_TOPIC: `${id}.alerts`,
     LABELS_TOPIC: `${id}.labels`,
     DEAD_LETTER_TOPIC: `${id}.dlq`,
+    RULES_TOPIC: `${id}.rules`,
+    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
     PROCESSOR_CHANGELOG_TOPIC: `${id}.changelog`,
     PROCESSOR_GROUP_ID: `${id}-processor`,
     SINK_GROUP_ID: `${id}-sink`,
@@ -108,6 +110,8 @@ export const startDeskPipeline = async (opts: {
     env.ALERTS_TOPIC!,
     env.LABELS_TOPIC!,
     env.DEAD_LETTER_TOPIC!,
+    env.RULES_TOPIC!,
+    env.SHADOW_ALERTS_TOPIC!,
     env.PROCESSOR_CHANGELOG_TOPIC!,
   ];
   await createTestTopics(kafka, [

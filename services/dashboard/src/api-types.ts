@@ -6,6 +6,47 @@ import type { AlertLabel, LabelValue } from '@tradewatch/shared/labels';
 export type { Alert } from '@tradewatch/shared/alerts';
 export type { AlertLabel, LabelValue } from '@tradewatch/shared/labels';
 
+import type { BacktestReport, BacktestWindow } from '@tradewatch/shared/backtest';
+import type { RuleDefinition } from '@tradewatch/shared/rules';
+
+export type { RuleDefinition, RuleMode, RuleType } from '@tradewatch/shared/rules';
+export type { BacktestReport } from '@tradewatch/shared/backtest';
+
+/** One rule in `GET /api/rules`: its newest definition and everything about its versions. */
+export type RuleView = RuleDefinition & {
+  /** Every version, highest first. */
+  versions: RuleDefinition[];
+  /** The versions in force now (event time = now). */
+  inForce: { active: number | null; shadow: number | null };
+  /** Alerts archived per version. */
+  alerts: { version: number; alerts: number; shadowAlerts: number }[];
+};
+
+/** A trade flagged by an active or a shadow version (`GET /api/rules/:ruleId/comparison`). */
+export interface ComparedTrade {
+  tradeEventId: string;
+  userId: string;
+  tradeTs: number;
+  amount: number;
+  /** Versions that flagged it on `alerts` (one, or none). */
+  activeVersions: number[];
+  /** Shadow versions that flagged it. */
+  shadowVersions: number[];
+}
+
+/** A backtest started from the desk (`POST /api/backtests`, `GET /api/backtests/:id`). */
+export interface BacktestJob {
+  id: string;
+  status: 'queued' | 'running' | 'done' | 'failed';
+  author: string;
+  createdAt: number;
+  rule: unknown;
+  window: BacktestWindow;
+  progress: { events: number; total: number | null };
+  result?: BacktestReport & { ms: number; eventsPerSec: number };
+  error?: string;
+}
+
 export type Role = 'viewer' | 'analyst' | 'admin';
 
 /** `GET /api/session`, `POST /api/session`. */

@@ -13,6 +13,7 @@ import fastifyStatic from '@fastify/static';
 import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
 import type { AlertFeed } from './alert-feed.ts';
+import type { BacktestJobs } from './backtest-jobs.ts';
 import type { DeskArchive } from './desk-archive.ts';
 import type { LabelPublisher } from './label-publisher.ts';
 import type { RateSource } from './live-rates.ts';
@@ -20,9 +21,11 @@ import { authPlugin } from './plugins/auth.ts';
 import { errorsPlugin } from './plugins/errors.ts';
 import { alertRoutes } from './routes/alert-routes.ts';
 import { overviewRoutes } from './routes/overview-routes.ts';
+import { ruleRoutes } from './routes/rule-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { SessionSigner } from './sessions.ts';
+import type { RuleRegistry } from './rule-registry.ts';
 import type { UserStateLocator } from './user-state-locator.ts';
 import type { DeskUser } from './users.ts';
 
@@ -49,6 +52,8 @@ export interface DeskDeps {
   labels: LabelPublisher;
   states: UserStateLocator;
   rates: RateSource;
+  rules: RuleRegistry;
+  backtests: BacktestJobs;
   now?: () => number;
   /** Serves `GET /metrics` and traces requests; without it neither happens (unit tests). */
   telemetry?: DeskTelemetry;
@@ -93,6 +98,12 @@ export const buildDeskApp = async (d: DeskDeps): Promise<FastifyInstance> => {
   });
   userRoutes(app, { ...common, states: d.states });
   overviewRoutes(app, { archive: d.archive, rates: d.rates, ...(d.now ? { now: d.now } : {}) });
+  ruleRoutes(app, {
+    rules: d.rules,
+    archive: d.archive,
+    backtests: d.backtests,
+    ...(d.now ? { now: d.now } : {}),
+  });
   app.get('/healthz', () => ({ ok: true }));
   const telemetry = d.telemetry;
   if (telemetry !== undefined) {

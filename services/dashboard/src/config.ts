@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
+import { DEFAULT_RULES_TOPIC } from '@tradewatch/shared/rules';
 import { DEMO_USERS, parseUsers, type DeskUser } from './users.ts';
 
 export interface DashboardConfig {
@@ -14,6 +15,8 @@ export interface DashboardConfig {
   eventsTopic: string;
   alertsTopic: string;
   labelsTopic: string;
+  /** Rule definitions: read whole and followed; admins' new versions are written to it. */
+  rulesTopic: string;
   /** The processors' consumer group, whose assignment says which instance owns a user. */
   processorGroupId: string;
   clickhouseUrl: URL;
@@ -74,6 +77,7 @@ export const loadDashboardConfig = (env: Env): Readonly<DashboardConfig> => {
     eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
     alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
     labelsTopic: r.string('LABELS_TOPIC', DEFAULT_LABELS_TOPIC),
+    rulesTopic: r.string('RULES_TOPIC', DEFAULT_RULES_TOPIC),
     processorGroupId: r.string('PROCESSOR_GROUP_ID', 'tradewatch-processor'),
     clickhouseUrl,
     clickhouseDatabase: r.string('CLICKHOUSE_DATABASE', 'tradewatch'),

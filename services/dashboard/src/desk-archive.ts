@@ -6,7 +6,9 @@
 import type { ClickHouseClient } from '@tradewatch/shared/clickhouse';
 import { queryRows, sqlLiteral, sqlTable } from '@tradewatch/shared/clickhouse';
 import type { Alert } from '@tradewatch/shared/alerts';
-import type { ArchivedEvent } from './api-types.ts';
+import type { ArchivedEvent, ComparedTrade } from './api-types.ts';
+
+export type { ComparedTrade } from './api-types.ts';
 
 export interface AlertFilter {
   limit: number;
@@ -38,6 +40,17 @@ export interface DeskArchive {
   topUsers(limit: number): Promise<{ userId: string; alerts: number }[]>;
   topGameServers(limit: number): Promise<{ gameServerId: string; alerts: number }[]>;
   labelCounts(): Promise<LabelCounts[]>;
+  /** Alerts archived per rule version, on `alerts` (active) and `alerts_shadow`. */
+  ruleAlertCounts(): Promise<RuleAlertCount[]>;
+  /** The rule's latest trades flagged by an active or a shadow version, side by side. */
+  shadowComparison(ruleId: string, limit: number): Promise<ComparedTrade[]>;
+}
+
+export interface RuleAlertCount {
+  rule: string;
+  ruleVersion: number;
+  alerts: number;
+  shadowAlerts: number;
 }
 
 interface AlertRow {
@@ -61,7 +74,7 @@ const micros = (text: string): number => Number(text) / 1e6;
 
 const toAlert = (r: AlertRow): Alert => ({
   alertId: r.alertId,
-  rule: r.rule as Alert['rule'],
+  rule: r.rule,
   ruleVersion: Number(r.ruleVersion),
   userId: r.userId,
   tradeEventId: r.tradeEventId,
@@ -192,6 +205,66 @@ GROUP BY userId ORDER BY alerts DESC, userId LIMIT ${Math.floor(limit)}`,
 GROUP BY gameServerId ORDER BY alerts DESC, gameServerId LIMIT ${Math.floor(limit)}`,
     );
     return rows.map((r) => ({ gameServerId: r.gameServerId, alerts: Number(r.alerts) }));
+  }
+
+  async ruleAlertCounts(): Promise<RuleAlertCount[]> {
+    const count = (table: string, column: string) =>
+      `SELECT rule, ruleVersion, uniqExact(alertId) AS ${column} FROM ${sqlTable(this.db, table)} GROUP BY rule, ruleVersion`;
+    const [active, shadow] = await Promise.all([
+      queryRows<{ rule: string; ruleVersion: number; alerts: string }>(this.ch, count('alerts', 'alerts')),
+      queryRows<{ rule: string; ruleVersion: number; shadowAlerts: string }>(
+        this.ch,
+        count('alerts_shadow', 'shadowAlerts'),
+      ),
+    ]);
+    const out = new Map<string, RuleAlertCount>();
+    const at = (rule: string, v: number) => {
+      const key = `${rule}/${v}`;
+      let c = out.get(key);
+      if (c === undefined) {
+        c = { rule, ruleVersion: Number(v), alerts: 0, shadowAlerts: 0 };
+        out.set(key, c);
+      }
+      return c;
+    };
+    for (const r of active) at(r.rule, r.ruleVersion).alerts = Number(r.alerts);
+    for (const r of shadow) at(r.rule, r.ruleVersion).shadowAlerts = Number(r.shadowAlerts);
+    return [...out.values()].sort((a, b) =>
+      a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : b.ruleVersion - a.ruleVersion,
+    );
+  }
+
+  async shadowComparison(ruleId: string, limit: number): Promise<ComparedTrade[]> {
+    const side = (table: string, source: string) =>
+      `SELECT tradeEventId, userId, amountMicros, tradeTsMs, ruleVersion, ${sqlLiteral(source)} AS source
+  FROM ${sqlTable(this.db, table)} FINAL WHERE rule = ${sqlLiteral(ruleId)}`;
+    const rows = await queryRows<{
+      tradeEventId: string;
+      userId: string;
+      amountMicros: string;
+      tradeTsMs: string;
+      activeVersions: number[];
+      shadowVersions: number[];
+    }>(
+      this.ch,
+      `SELECT tradeEventId, any(userId) AS userId, any(amountMicros) AS amountMicros, max(tradeTsMs) AS tradeTsMs,
+  groupUniqArrayIf(ruleVersion, source = 'active') AS activeVersions,
+  groupUniqArrayIf(ruleVersion, source = 'shadow') AS shadowVersions
+FROM (${side('alerts', 'active')}
+  UNION ALL
+  ${side('alerts_shadow', 'shadow')})
+GROUP BY tradeEventId
+ORDER BY tradeTsMs DESC, tradeEventId
+LIMIT ${sqlLiteral(limit)}`,
+    );
+    return rows.map((r) => ({
+      tradeEventId: r.tradeEventId,
+      userId: r.userId,
+      tradeTs: Number(r.tradeTsMs),
+      amount: micros(r.amountMicros),
+      activeVersions: r.activeVersions.map(Number).sort((a, b) => a - b),
+      shadowVersions: r.shadowVersions.map(Number).sort((a, b) => a - b),
+    }));
   }
 
   async labelCounts(): Promise<LabelCounts[]> {

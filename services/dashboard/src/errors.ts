@@ -1,6 +1,7 @@
 // Every error the desk's API answers with, in one registry: a stable code, its HTTP status and
 // its default message. Everything thrown while handling a request is mapped to one of these here.
 import { TradewatchError, isRetriable } from '@tradewatch/shared/errors';
+import { RuleInvalidError } from '@tradewatch/shared/rules';
 
 export const DESK_ERRORS = {
   bad_request: { status: 400, message: 'the request is invalid' },
@@ -13,6 +14,8 @@ export const DESK_ERRORS = {
   },
   forbidden: { status: 403, message: 'your role does not allow this' },
   not_found: { status: 404, message: 'not found' },
+  conflict: { status: 409, message: 'someone else changed this meanwhile; retry' },
+  invalid_rule: { status: 400, message: 'the rule definition is invalid' },
   unsupported_media_type: { status: 415, message: 'send the body as Content-Type: application/json' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'a dependency is unavailable; retry shortly' },
@@ -42,6 +45,7 @@ const FASTIFY_CODES: Readonly<Record<string, DeskErrorCode>> = {
 /** Any error thrown while handling a request, as a DeskError. */
 export const toDeskError = (err: unknown): DeskError => {
   if (err instanceof DeskError) return err;
+  if (err instanceof RuleInvalidError) return new DeskError('invalid_rule', err.message, err);
   const code = (err as { code?: unknown } | null)?.code;
   const mapped = typeof code === 'string' ? FASTIFY_CODES[code] : undefined;
   if (mapped !== undefined) return new DeskError(mapped, (err as Error).message, err);

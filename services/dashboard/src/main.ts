@@ -5,14 +5,19 @@ import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
+import { runBacktest } from '@tradewatch/shared/backtest-archive';
+import { RuleFeed } from '@tradewatch/shared/rule-feed';
+import { RuleBook, rulesTopicSpec } from '@tradewatch/shared/rules';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
 import { startTelemetry } from '@tradewatch/shared/telemetry';
 import { loadDashboardConfig } from './config.ts';
 import { startAlertFeed } from './alert-feed.ts';
+import { BacktestJobs } from './backtest-jobs.ts';
 import { buildDeskApp } from './app.ts';
 import { ClickHouseDeskArchive } from './desk-archive.ts';
 import { KafkaLabelPublisher } from './label-publisher.ts';
 import { LiveRates } from './live-rates.ts';
+import { KafkaRuleRegistry } from './rule-registry.ts';
 import { GroupUserStateLocator } from './user-state-locator.ts';
 
 const config = loadDashboardConfig(process.env);
@@ -36,7 +41,38 @@ try {
   if (config.sessionSecretGenerated) {
     log.info('DASHBOARD_SESSION_SECRET is not set: sessions end when this process stops');
   }
-  await admin.ensureTopics([labelsTopicSpec(config.labelsTopic)]);
+  await admin.ensureTopics([labelsTopicSpec(config.labelsTopic), rulesTopicSpec(config.rulesTopic)]);
+  const ruleFeed = new RuleFeed(
+    {
+      reader: kafka.partitionReader({ maxWaitMs: 100 }),
+      admin,
+      topic: config.rulesTopic,
+      book: new RuleBook(),
+      log: log.child({ module: 'rules' }),
+      refreshMs: 1000,
+    },
+    5000,
+  );
+  ruleFeed.failed.catch((err: unknown) => crash(log, err, 'rules reader failed'));
+  await ruleFeed.start();
+  const rules = new KafkaRuleRegistry({
+    feed: ruleFeed,
+    producer: kafka.producer(),
+    topic: config.rulesTopic,
+    log: log.child({ module: 'rules' }),
+  });
+  await rules.seed();
+  const backtests = new BacktestJobs(
+    (ruleFile, window, onProgress) =>
+      runBacktest(
+        { client: clickhouse, database: config.clickhouseDatabase },
+        ruleFile,
+        window,
+        onProgress,
+        true,
+      ),
+    log.child({ module: 'backtest' }),
+  );
   const labels = new KafkaLabelPublisher(kafka, config.labelsTopic);
   const running = await startAlertFeed({
     kafka,
@@ -74,6 +110,8 @@ try {
     }),
     rates,
     telemetry,
+    rules,
+    backtests,
   });
   onShutdown(log, async () => {
     rates.stop();
@@ -82,6 +120,7 @@ try {
     await app.close();
     await running.stop();
     await labels.close();
+    await rules.close();
     await admin.close();
     await clickhouse.close();
     await telemetry.shutdown();

@@ -28,7 +28,8 @@ import { buildDeskApp } from '../src/app.ts';
 import { ClickHouseDeskArchive } from '../src/desk-archive.ts';
 import { KafkaLabelPublisher } from '../src/label-publisher.ts';
 import { parseUsers } from '../src/users.ts';
-import { sseEvents } from './support/desk-ports.ts';
+import { BacktestJobs } from '../src/backtest-jobs.ts';
+import { MemoryRules, sseEvents } from './support/desk-ports.ts';
 
 const AUTH = { authorization: 'Bearer analyst-token-1' };
 const PARTITIONS = 3;
@@ -119,6 +120,8 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
       labels,
       states: { locate: () => Promise.reject(new Error('not used here')) },
       rates: { points: () => [] },
+      rules: new MemoryRules(),
+      backtests: new BacktestJobs(() => Promise.reject(new Error('not used here')), log),
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     return { app, feed, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };

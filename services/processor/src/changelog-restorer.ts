@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import type { KafkaAdmin, PartitionReader, Producer, RecordBatch } from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
-import type { UserStateStore } from './user-state-store.ts';
+import type { UserStateStore } from '@tradewatch/shared/user-state-store';
 
 export const RESTORE_MARKER_KEY = '\u0000restore-marker';
 

@@ -2,13 +2,24 @@
 import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { COMPRESSIONS, type Compression, type GroupConsumerOptions } from '@tradewatch/shared/kafka-port';
-import { MAX_HISTORY } from './user-state-store.ts';
-import type { RuleParams } from './detect-large-trade.ts';
+import { DEFAULT_RULES_TOPIC, DEFAULT_SHADOW_ALERTS_TOPIC, RULE_HISTORY } from '@tradewatch/shared/rules';
+import { MAX_HISTORY } from '@tradewatch/shared/user-state-store';
 
 export interface ProcessorConfig {
   kafkaBrokers: string[];
   eventsTopic: string;
   alertsTopic: string;
+  /** Alerts of shadow rule versions (never written to alertsTopic). */
+  shadowAlertsTopic: string;
+  /** The rule definitions (shared/src/rules.ts), read whole at start and followed. */
+  rulesTopic: string;
+  /** How often the rules topic's end is asked for, ms. */
+  rulesRefreshMs: number;
+  /**
+   * Events are applied only while the rule book is known to hold every version written up to
+   * this long ago; past it, processing waits for the rules topic (docs/rules.md).
+   */
+  rulesMaxStalenessMs: number;
   changelogTopic: string;
   deadLetterTopic: string;
   groupId: string;
@@ -26,7 +37,8 @@ export interface ProcessorConfig {
   leaveGroupOnStop: boolean;
   /** Codec of the records the processor writes (alerts, changelog, dead letters). */
   compression: Compression;
-  rule: RuleParams;
+  /** Trades and past sessions kept per user: the rules' state (20, as the rules say). */
+  history: number;
   /**
    * A transaction commits at most this long after the oldest record it carries was applied, ms;
    * the records of several fetches share it. Also the fetch's longest wait for new records.
@@ -88,6 +100,10 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
     eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
     alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+    shadowAlertsTopic: r.string('SHADOW_ALERTS_TOPIC', DEFAULT_SHADOW_ALERTS_TOPIC),
+    rulesTopic: r.string('RULES_TOPIC', DEFAULT_RULES_TOPIC),
+    rulesRefreshMs: r.int('PROCESSOR_RULES_REFRESH_MS', 200, { min: 10, max: 60000 }),
+    rulesMaxStalenessMs: r.int('PROCESSOR_RULES_MAX_STALENESS_MS', 1000, { min: 50, max: 600000 }),
     changelogTopic: r.string('PROCESSOR_CHANGELOG_TOPIC', `tradewatch.${groupId}.changelog`),
     deadLetterTopic: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
     groupId,
@@ -96,11 +112,7 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
     cooperative: r.bool('PROCESSOR_COOPERATIVE_REBALANCING', true),
     leaveGroupOnStop: r.bool('PROCESSOR_LEAVE_GROUP_ON_STOP', false),
     compression: r.oneOf('PROCESSOR_COMPRESSION', COMPRESSIONS, 'none'),
-    rule: {
-      history: r.int('RULE_HISTORY', 20, { min: 1, max: MAX_HISTORY >> 1 }),
-      minTrades: r.int('RULE_MIN_TRADES', 5, { min: 1, max: 1000 }),
-      amountFactor: r.number('RULE_AMOUNT_FACTOR', 3, { min: 0 }),
-    },
+    history: r.int('RULE_HISTORY', RULE_HISTORY, { min: 1, max: MAX_HISTORY >> 1 }),
     commitIntervalMs: r.int('PROCESSOR_COMMIT_INTERVAL_MS', 100, { min: 1, max: 60000 }),
     sessionTimeoutMs,
     heartbeatIntervalMs,

@@ -6,6 +6,8 @@
 import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { AdvertisedEndpoint } from '@tradewatch/shared/kafka-port';
+import { RuleFeed } from '@tradewatch/shared/rule-feed';
+import { RuleBook, rulesTopicSpec } from '@tradewatch/shared/rules';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
 import { startTelemetry } from '@tradewatch/shared/telemetry';
 import { advertisedUrlFor, eventsConsumerOptions, loadProcessorConfig } from './config.ts';
@@ -37,6 +39,8 @@ try {
   const partitions = await admin.partitionCount(config.eventsTopic);
   await admin.ensureTopics([
     { topic: config.alertsTopic, partitions },
+    { topic: config.shadowAlertsTopic, partitions },
+    rulesTopicSpec(config.rulesTopic),
     {
       topic: config.changelogTopic,
       partitions,
@@ -90,6 +94,21 @@ try {
     topic: config.changelogTopic,
     log: log.child({ module: 'restore' }),
   });
+  // The whole rules topic is read before any event is applied, then followed.
+  const rules = new RuleFeed(
+    {
+      reader: kafka.partitionReader({ maxWaitMs: 100 }),
+      admin,
+      topic: config.rulesTopic,
+      book: new RuleBook(),
+      log: log.child({ module: 'rules' }),
+      refreshMs: config.rulesRefreshMs,
+    },
+    config.rulesMaxStalenessMs,
+  );
+  rules.failed.catch((err: unknown) => crash(log, err, 'rules reader failed'));
+  await rules.start();
+  log.info({ topic: config.rulesTopic, versions: rules.book.all().length }, 'rules read');
   const processor = new StreamProcessor({
     consumer,
     createProducer: () =>
@@ -105,11 +124,13 @@ try {
     topics: {
       events: config.eventsTopic,
       alerts: config.alertsTopic,
+      shadowAlerts: config.shadowAlertsTopic,
       changelog: config.changelogTopic,
       deadLetters: config.deadLetterTopic,
     },
     groupId: config.groupId,
-    rule: config.rule,
+    rules,
+    history: config.history,
     commitIntervalMs: config.commitIntervalMs,
     maxUncommittedRecords: config.maxUncommittedRecords,
     leaveGroupOnStop: config.leaveGroupOnStop,
@@ -146,6 +167,7 @@ try {
   onShutdown(log, async () => {
     clearInterval(statsTimer);
     await processor.stop();
+    await rules.stop();
     await restorer.stop();
     await markers.close();
     await admin.close();

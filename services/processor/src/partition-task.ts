@@ -22,10 +22,10 @@ import { encodeAlert } from '@tradewatch/shared/alerts';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import type { ConsumedRecord, OutgoingRecord } from '@tradewatch/shared/kafka-port';
 import type { Logger } from '@tradewatch/shared/logger';
+import type { RuleEngine } from '@tradewatch/shared/rule-engine';
 import { startRecordSpan, traceHeaders } from '@tradewatch/shared/trace-context';
-import type { LargeTradeDetector } from './detect-large-trade.ts';
 import type { ProcessorStats } from './processor-stats.ts';
-import type { UserStateStore, UserStateView } from './user-state-store.ts';
+import type { UserStateStore, UserStateView } from '@tradewatch/shared/user-state-store';
 
 export type TaskState = 'created' | 'restoring' | 'running' | 'closed';
 
@@ -39,6 +39,8 @@ export const TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = Ob
 export interface TaskTopics {
   events: string;
   alerts: string;
+  /** Where shadow rule versions' alerts go (never to `alerts`). */
+  shadowAlerts: string;
   changelog: string;
   deadLetters: string;
 }
@@ -47,7 +49,8 @@ export interface PartitionTaskDeps {
   partition: number;
   topics: TaskTopics;
   store: UserStateStore;
-  detector: LargeTradeDetector;
+  /** The rules, in the version each event's time says (rule-engine.ts). */
+  engine: RuleEngine;
   /** Loads the partition's state from the changelog; resolves with the records read. */
   restore: (store: UserStateStore, onProgress: (records: number) => void) => Promise<number>;
   /** Stops a restore in progress. */
@@ -64,13 +67,14 @@ export interface TaskCommit {
   partition: number;
   /** The offset to commit: after the last record applied. */
   nextOffset: number;
-  /** Alerts and dead letters, in the order their records were applied. */
+  /** Alerts (active and shadow) and dead letters, in the order their records were applied. */
   output: OutgoingRecord[];
   /** Each user changed since the previous commit, once. */
   changelog: OutgoingRecord[];
   events: number;
   duplicates: number;
   alerts: number;
+  shadowAlerts: number;
   deadLetters: number;
 }
 
@@ -89,6 +93,7 @@ export class PartitionTask {
   private events = 0;
   private duplicates = 0;
   private alerts = 0;
+  private shadowAlerts = 0;
   private deadLetters = 0;
   private pending = false;
 
@@ -180,20 +185,23 @@ export class PartitionTask {
         'messaging.kafka.offset': r.offset,
         'tradewatch.event.id': decoded.event.eventId,
       });
-      const outcome = this.d.detector.apply(this.d.store, decoded.event, now);
+      const outcome = this.d.engine.apply(this.d.store, decoded.event, now);
       if (outcome.kind === 'duplicate') this.duplicates++;
-      else if (outcome.alert !== undefined) {
-        this.alerts++;
-        const alert: OutgoingRecord = {
-          topic: this.d.topics.alerts,
-          key: outcome.alert.userId,
-          value: encodeAlert(outcome.alert),
-        };
-        if (span !== undefined) {
-          span.setAttribute('tradewatch.alert.id', outcome.alert.alertId);
-          alert.headers = traceHeaders(span);
+      else if (outcome.alerts !== undefined) {
+        for (const { alert, shadow } of outcome.alerts) {
+          if (shadow) this.shadowAlerts++;
+          else this.alerts++;
+          const record: OutgoingRecord = {
+            topic: shadow ? this.d.topics.shadowAlerts : this.d.topics.alerts,
+            key: alert.userId,
+            value: encodeAlert(alert),
+          };
+          if (span !== undefined) {
+            if (!shadow) span.setAttribute('tradewatch.alert.id', alert.alertId);
+            record.headers = traceHeaders(span);
+          }
+          this.output.push(record);
         }
-        this.output.push(alert);
       }
       if (span !== undefined) {
         span.setAttribute('tradewatch.event.duplicate', outcome.kind === 'duplicate');
@@ -240,12 +248,14 @@ export class PartitionTask {
       events: this.events,
       duplicates: this.duplicates,
       alerts: this.alerts,
+      shadowAlerts: this.shadowAlerts,
       deadLetters: this.deadLetters,
     };
     this.output = [];
     this.events = 0;
     this.duplicates = 0;
     this.alerts = 0;
+    this.shadowAlerts = 0;
     this.deadLetters = 0;
     this.pending = false;
     return commit;

@@ -10,6 +10,8 @@ export interface CommitRecord {
   events: number;
   duplicates: number;
   alerts: number;
+  /** Alerts of shadow rule versions, committed to the shadow alerts topic. */
+  shadowAlerts: number;
   deadLetters: number;
   usersWritten: number;
   commitMs: number;
@@ -56,6 +58,7 @@ export class ProcessorStats {
   events = 0;
   duplicates = 0;
   alerts = 0;
+  shadowAlerts = 0;
   deadLetters = 0;
   transactions = 0;
   usersWritten = 0;
@@ -80,6 +83,7 @@ export class ProcessorStats {
       events: counter('events', 'Events applied and committed', '{event}'),
       duplicates: counter('duplicates', 'Events ignored as duplicates of an applied eventId', '{event}'),
       alerts: counter('alerts', 'Alerts committed to the alerts topic', '{alert}'),
+      shadowAlerts: counter('shadow_alerts', 'Alerts of shadow rule versions committed', '{alert}'),
       deadLetters: counter('dead_letters', 'Records sent to the dead-letter topic', '{record}'),
       transactions: counter('transactions', 'Transactions committed', '{transaction}'),
       changelog: counter('changelog.records', 'User states written to the changelog', '{record}'),
@@ -131,6 +135,7 @@ export class ProcessorStats {
     this.events += r.events;
     this.duplicates += r.duplicates;
     this.alerts += r.alerts;
+    this.shadowAlerts += r.shadowAlerts;
     this.deadLetters += r.deadLetters;
     this.usersWritten += r.usersWritten;
     this.partition(r.partition).committedOffset = r.nextOffset;
@@ -138,6 +143,7 @@ export class ProcessorStats {
     this.instruments.events.add(r.events, attrs);
     this.instruments.duplicates.add(r.duplicates, attrs);
     this.instruments.alerts.add(r.alerts, attrs);
+    this.instruments.shadowAlerts.add(r.shadowAlerts, attrs);
     this.instruments.deadLetters.add(r.deadLetters, attrs);
     this.instruments.changelog.add(r.usersWritten, attrs);
   }

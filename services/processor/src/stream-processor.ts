@@ -32,14 +32,15 @@ import type {
 import type { Logger } from '@tradewatch/shared/logger';
 import type { ChangelogRestorer } from './changelog-restorer.ts';
 import { CommitScheduler } from './commit-scheduler.ts';
-import { LargeTradeDetector, type RuleParams } from './detect-large-trade.ts';
-import { IpInterner } from './ip-interner.ts';
+import { IpInterner } from '@tradewatch/shared/ip-interner';
+import { RuleEngine } from '@tradewatch/shared/rule-engine';
+import type { RuleSource } from '@tradewatch/shared/rule-feed';
 import { PartitionTask, type TaskCommit, type TaskTopics } from './partition-task.ts';
 import { TaskCorruptedError, TaskMigratedError, classifyCommitFailure } from './processor-errors.ts';
 import type { ProcessorStats } from './processor-stats.ts';
 import { RecordCollector } from './record-collector.ts';
 import { TaskManager } from './task-manager.ts';
-import { UserStateStore } from './user-state-store.ts';
+import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import type { UserStateLookup, UserStateSource } from './user-state-query.ts';
 
 export interface StreamProcessorOptions {
@@ -52,7 +53,13 @@ export interface StreamProcessorOptions {
   stats: ProcessorStats;
   topics: TaskTopics;
   groupId: string;
-  rule: RuleParams;
+  /**
+   * The rule book and whether it is recent enough: a batch is applied only while the book is
+   * known to hold every version written up to a bounded time ago (docs/rules.md).
+   */
+  rules: RuleSource;
+  /** Trades and past sessions kept per user. */
+  history: number;
   /** A transaction starts at most this long after the oldest record it commits was applied. */
   commitIntervalMs: number;
   /** Uncommitted records past which the next batch waits for the running transaction. */
@@ -70,7 +77,7 @@ const RESTORING: UserStateLookup = Object.freeze({ status: 'restoring' });
 export class StreamProcessor implements UserStateSource {
   private readonly o: StreamProcessorOptions;
   private readonly ips = new IpInterner();
-  private readonly detector: LargeTradeDetector;
+  private readonly engine: RuleEngine;
   private readonly tasks: TaskManager;
   private readonly scheduler: CommitScheduler;
   private readonly now: () => number;
@@ -83,7 +90,7 @@ export class StreamProcessor implements UserStateSource {
   constructor(options: StreamProcessorOptions) {
     this.o = options;
     this.now = options.now ?? Date.now;
-    this.detector = new LargeTradeDetector(options.rule);
+    this.engine = new RuleEngine(options.rules.book, options.history);
     this.producer = options.createProducer();
     const events = options.topics.events;
     this.tasks = new TaskManager({
@@ -109,8 +116,8 @@ export class StreamProcessor implements UserStateSource {
     return new PartitionTask({
       partition,
       topics,
-      store: new UserStateStore(this.o.rule.history, this.ips),
-      detector: this.detector,
+      store: new UserStateStore(this.o.history, this.ips),
+      engine: this.engine,
       restore: (store, onProgress) => restorer.restore(partition, store, onProgress),
       cancelRestore: () => restorer.cancel(partition),
       committedOffset: async () => (await admin.committedOffsets(groupId, topics.events)).get(partition),
@@ -166,6 +173,19 @@ export class StreamProcessor implements UserStateSource {
     if (this.stopping) return undefined;
     const task = this.tasks.running(batch.partition);
     if (task === undefined) return undefined; // restoring or gone: fetched again after its seek
+    // A book that may miss a version written a while ago waits (the next fetch waits with it).
+    if (!this.o.rules.isFresh(this.now())) {
+      return this.o.rules
+        .fresh()
+        .then(() =>
+          this.tasks.running(batch.partition) === task ? this.applyBatch(task, batch) : undefined,
+        );
+    }
+    return this.applyBatch(task, batch);
+  }
+
+  private applyBatch(task: PartitionTask, batch: RecordBatch): Promise<void> | undefined {
+    if (this.stopping) return undefined;
     const applied = task.process(batch.records, batch.nextOffset);
     this.o.stats.highWatermark(batch.partition, batch.highWatermark);
     this.scheduler.applied(Math.max(applied, 1));
@@ -229,6 +249,7 @@ export class StreamProcessor implements UserStateSource {
         events: commit.events,
         duplicates: commit.duplicates,
         alerts: commit.alerts,
+        shadowAlerts: commit.shadowAlerts,
         deadLetters: commit.deadLetters,
         usersWritten: commit.changelog.length,
         commitMs,

@@ -5,9 +5,9 @@
 // I/O; the HTTP server (processor-http-server.ts) maps the answers to statuses.
 import { LoginEventSchema } from '@tradewatch/shared/events';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
-import type { UserStateView } from './user-state-store.ts';
+import type { UserStateView } from '@tradewatch/shared/user-state-store';
 
-export type { UserStateView } from './user-state-store.ts';
+export type { UserStateView } from '@tradewatch/shared/user-state-store';
 
 /** What the owner of the state (the stream processor) knows about a user of a partition. */
 export type UserStateLookup =

@@ -42,12 +42,21 @@ const setup = async (extra: Record<string, string> = {}) => {
     EVENTS_TOPIC: `${id}.events`,
     ALERTS_TOPIC: `${id}.alerts`,
     DEAD_LETTER_TOPIC: `${id}.dlq`,
+    RULES_TOPIC: `${id}.rules`,
+    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
     PROCESSOR_GROUP_ID: id,
     PROCESSOR_SESSION_TIMEOUT_MS: '6000',
     PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
     ...extra,
   };
-  created.push(env.EVENTS_TOPIC, env.ALERTS_TOPIC, env.DEAD_LETTER_TOPIC, `tradewatch.${id}.changelog`);
+  created.push(
+    env.EVENTS_TOPIC,
+    env.ALERTS_TOPIC,
+    env.DEAD_LETTER_TOPIC,
+    env.RULES_TOPIC,
+    env.SHADOW_ALERTS_TOPIC,
+    `tradewatch.${id}.changelog`,
+  );
   await createTestTopics(kafka, [{ topic: env.EVENTS_TOPIC, partitions: PARTITIONS }]);
   const start = (label: string, more: Record<string, string> = {}) => {
     const s = startService(

@@ -8,21 +8,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert } from '@tradewatch/shared/alerts';
-import { encodeEvent } from '@tradewatch/shared/events';
+import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import type { TradewatchError } from '@tradewatch/shared/errors';
 import { createLogger } from '@tradewatch/shared/logger';
 import type { OutgoingRecord } from '@tradewatch/shared/kafka-port';
-import { referenceAlerts } from '../../../test/support/reference-rule.ts';
+import { referenceAlerts, referenceRuleAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import { ChangelogRestorer } from '../src/changelog-restorer.ts';
 import { CommitScheduler } from '../src/commit-scheduler.ts';
-import { DEFAULT_RULE_PARAMS, LargeTradeDetector } from '../src/detect-large-trade.ts';
-import { IpInterner } from '../src/ip-interner.ts';
+import { RuleEngine } from '@tradewatch/shared/rule-engine';
+import { fixedRules, type RuleSource } from '@tradewatch/shared/rule-feed';
+import { RULE_HISTORY, RuleBook, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
+import { IpInterner } from '@tradewatch/shared/ip-interner';
 import { PartitionTask, TRANSITIONS } from '../src/partition-task.ts';
 import { ProcessorStats } from '../src/processor-stats.ts';
 import { RecordCollector } from '../src/record-collector.ts';
 import { StreamProcessor } from '../src/stream-processor.ts';
-import { UserStateStore } from '../src/user-state-store.ts';
+import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import {
   FakeBroker,
   FakeGroupConsumer,
@@ -32,7 +34,13 @@ import {
 } from './support/fake-kafka.ts';
 
 const log = createLogger('test', process.env.TEST_LOG === '1' ? 'debug' : 'silent');
-const TOPICS = { events: 'events', alerts: 'alerts', changelog: 'changelog', deadLetters: 'dlq' };
+const TOPICS = {
+  events: 'events',
+  alerts: 'alerts',
+  shadowAlerts: 'alerts.shadow',
+  changelog: 'changelog',
+  deadLetters: 'dlq',
+};
 
 test('a task moves only along its table; closing twice is harmless; a closed task does nothing', async () => {
   assert.deepEqual(TRANSITIONS, {
@@ -47,7 +55,7 @@ test('a task moves only along its table; closing twice is harmless; a closed tas
     partition: 0,
     topics: TOPICS,
     store: new UserStateStore(20, new IpInterner()),
-    detector: new LargeTradeDetector(DEFAULT_RULE_PARAMS),
+    engine: new RuleEngine(new RuleBook(), RULE_HISTORY),
     restore: () => new Promise((resolve) => (finishRestore = resolve)),
     cancelRestore: () => void cancelled++,
     committedOffset: () => Promise.resolve(5),
@@ -155,11 +163,16 @@ interface Harness {
   processor: StreamProcessor;
   producers: FakeTransactionalProducer[];
   expected: string[];
+  events: GameEvent[];
   total: number;
   fatal: unknown[];
 }
 
-const setup = async (partitions: number, failCommits: number[] = []): Promise<Harness> => {
+const setup = async (
+  partitions: number,
+  failCommits: number[] = [],
+  rules: RuleSource = fixedRules(new RuleBook()),
+): Promise<Harness> => {
   const events = generateWorkload({
     users: 40,
     events: 2400,
@@ -202,14 +215,15 @@ const setup = async (partitions: number, failCommits: number[] = []): Promise<Ha
     stats: new ProcessorStats(),
     topics: TOPICS,
     groupId: 'g',
-    rule: DEFAULT_RULE_PARAMS,
+    rules,
+    history: RULE_HISTORY,
     commitIntervalMs: 1,
     maxUncommittedRecords: 200,
     onFatal: (err) => fatal.push(err),
   });
   await processor.start();
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: 'events', partition })));
-  return { broker, restorer, consumer, processor, producers, expected, total: events.length, fatal };
+  return { broker, restorer, consumer, processor, producers, expected, events, total: events.length, fatal };
 };
 
 /** Fetch rounds until the group committed the end of every partition; `during(round)` meddles. */
@@ -322,4 +336,71 @@ test('partitions revoked mid-stream and assigned again restore; the query says w
   const got = committedAlertIds(h.broker);
   assert.equal(new Set(got).size, got.length, 'no alert twice');
   assert.deepEqual(got, h.expected);
+});
+
+/** A rule book that is stale until `open`: what a processor sees while the rules topic lags. */
+class GatedRules implements RuleSource {
+  readonly book = new RuleBook();
+  private open_ = false;
+  private waiters: (() => void)[] = [];
+  get waiting(): number {
+    return this.waiters.length;
+  }
+  isFresh(): boolean {
+    return this.open_;
+  }
+  fresh(): Promise<void> {
+    return this.open_ ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+  open(): void {
+    this.open_ = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+test('no event is applied while the rule book may be stale; a version read meanwhile judges the held batch', async () => {
+  const rules = new GatedRules();
+  const h = await setup(2, [], rules);
+  let delivering: Promise<number> | undefined;
+  for (let round = 0; round < 5000 && rules.waiting === 0; round++) {
+    delivering = h.consumer.pump();
+    // A fetch takes a while (the restore's timers get their turn); a batch held at the gate stays pending.
+    await Promise.race([delivering.then(() => sleep(1)), sleep(5)]);
+  }
+  if (rules.waiting === 0) {
+    await h.processor.stop();
+    await h.restorer.stop();
+    assert.fail('no fetched batch waited for the rule book');
+  }
+  await sleep(30); // commit intervals pass: nothing may be applied, so nothing is committed
+  assert.equal(h.broker.records('alerts').length, 0);
+  assert.equal(
+    [...(h.broker.committed.get('g')?.values() ?? [])].reduce((n, o) => n + o, 0),
+    0,
+  );
+
+  // The rules topic catches up with a version in force for every event: all of them get it.
+  const v2: RuleDefinition = {
+    ...SEED_RULE,
+    version: 2,
+    author: 't',
+    reason: 't',
+    createdAt: 1,
+    params: { ...SEED_RULE.params, amountFactor: 2 },
+  };
+  rules.book.add(v2);
+  rules.open();
+  await delivering;
+  await runToEnd(h);
+  const expected = referenceRuleAlerts(h.events, [SEED_RULE, v2])
+    .filter((a) => !a.shadow)
+    .map((a) => `${a.alertId}@${a.ruleVersion}`)
+    .sort();
+  assert.ok(expected.length > h.expected.length, 'the lower factor raises more than the seed');
+  const got = h.broker
+    .records('alerts')
+    .map((r) => decodeAlert(r.value!))
+    .map((a) => `${a.alertId}@${a.ruleVersion}`)
+    .sort();
+  assert.deepEqual(got, expected);
 });

@@ -9,24 +9,26 @@ import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { ReferenceStates } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import { FakeBroker, FakeGroupConsumer, FakeTransactionalProducer } from './support/fake-kafka.ts';
-import { DEFAULT_RULE_PARAMS, LargeTradeDetector } from '../src/detect-large-trade.ts';
-import { IpInterner } from '../src/ip-interner.ts';
+import { RuleEngine } from '@tradewatch/shared/rule-engine';
+import { fixedRules } from '@tradewatch/shared/rule-feed';
+import { RULE_HISTORY, RuleBook } from '@tradewatch/shared/rules';
+import { IpInterner } from '@tradewatch/shared/ip-interner';
 import { ProcessorHttpServer } from '../src/processor-http-server.ts';
 import { ProcessorMetrics } from '../src/processor-metrics.ts';
 import { ProcessorStats } from '../src/processor-stats.ts';
 import { StreamProcessor } from '../src/stream-processor.ts';
-import { UserStateStore } from '../src/user-state-store.ts';
+import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import { UserStateQuery, type UserStateLookup, type UserStateSource } from '../src/user-state-query.ts';
 
 const silent = createLogger('test', 'silent');
 
 test("the store's view of every user is the reference state, after every event", () => {
   const events = generateWorkload({ users: 8, events: 4000, seed: 3, duplicateRate: 0.05 });
-  const store = new UserStateStore(DEFAULT_RULE_PARAMS.history, new IpInterner(), 8);
-  const detector = new LargeTradeDetector(DEFAULT_RULE_PARAMS);
-  const reference = new ReferenceStates(DEFAULT_RULE_PARAMS.history);
+  const store = new UserStateStore(RULE_HISTORY, new IpInterner(), 8);
+  const engine = new RuleEngine(new RuleBook(), RULE_HISTORY);
+  const reference = new ReferenceStates(RULE_HISTORY);
   events.forEach((ev, i) => {
-    detector.apply(store, ev, 0);
+    engine.apply(store, ev, 0);
     reference.apply(ev);
     // The user just changed, and now and then everyone.
     const users = i % 500 === 0 ? reference.userIds() : [ev.userId];
@@ -34,7 +36,7 @@ test("the store's view of every user is the reference state, after every event",
       assert.deepEqual(store.view(id) ?? null, reference.stateOf(id), `${id} after ${i}`);
   });
   const full = reference.userIds().map((id) => reference.stateOf(id)!);
-  assert.ok(full.some((s) => s.knownIps.length === DEFAULT_RULE_PARAMS.history && s.trades.length === 20));
+  assert.ok(full.some((s) => s.knownIps.length === RULE_HISTORY && s.trades.length === 20));
   assert.ok(
     full.some((s) => new Set(s.knownIps).size < s.knownIps.length),
     'repeated past IPs are kept',
@@ -59,9 +61,16 @@ const processorOnFakes = () => {
     admin: broker.admin(),
     log: silent,
     stats: new ProcessorStats(),
-    topics: { events: 'events', alerts: 'alerts', changelog: 'changelog', deadLetters: 'dlq' },
+    topics: {
+      events: 'events',
+      alerts: 'alerts',
+      shadowAlerts: 'alerts.shadow',
+      changelog: 'changelog',
+      deadLetters: 'dlq',
+    },
     groupId: 'g',
-    rule: DEFAULT_RULE_PARAMS,
+    rules: fixedRules(new RuleBook()),
+    history: RULE_HISTORY,
     commitIntervalMs: 60000,
     onFatal: (err) => assert.fail(String(err)),
   });

@@ -40,13 +40,22 @@ const setup = async (partitions: number, settings: Record<string, string> = {}) 
     EVENTS_TOPIC: `${id}.events`,
     ALERTS_TOPIC: `${id}.alerts`,
     DEAD_LETTER_TOPIC: `${id}.dlq`,
+    RULES_TOPIC: `${id}.rules`,
+    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
     PROCESSOR_GROUP_ID: id,
     PROCESSOR_SESSION_TIMEOUT_MS: '6000',
     PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
     PROCESSOR_METRICS_PORT: '0',
     ...settings,
   };
-  created.push(env.EVENTS_TOPIC, env.ALERTS_TOPIC, env.DEAD_LETTER_TOPIC, `tradewatch.${id}.changelog`);
+  created.push(
+    env.EVENTS_TOPIC,
+    env.ALERTS_TOPIC,
+    env.DEAD_LETTER_TOPIC,
+    env.RULES_TOPIC,
+    env.SHADOW_ALERTS_TOPIC,
+    `tradewatch.${id}.changelog`,
+  );
   await createTestTopics(kafka, [{ topic: env.EVENTS_TOPIC, partitions }]);
   const start = (label: string) => {
     const s = startService('processor', { ...env, PROCESSOR_INSTANCE_ID: label }, `processor-${label}`);

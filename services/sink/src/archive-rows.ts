@@ -1,4 +1,5 @@
-// Turns a Kafka record of `game-events`, `alerts` or `alert-labels` into one ClickHouse row,
+// Turns a Kafka record of `game-events`, `alerts`, `alerts.shadow`, `alert-labels` or `rules` into
+// one ClickHouse row,
 // serialised as a JSONEachRow line, or into the reason it cannot be archived. Pure: no I/O.
 //
 // Every column that is not MATERIALIZED or ALIAS is written (18.16 gives an omitted field the
@@ -10,10 +11,14 @@ import { decodeEventRecord } from '@tradewatch/shared/event-records';
 import { checkAlert, decodeAlertRecord, type Alert } from '@tradewatch/shared/alerts';
 import { TradewatchError } from '@tradewatch/shared/errors';
 import { decodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
+import { decodeRuleRecord, type RuleDefinition } from '@tradewatch/shared/rules';
 
-export type ArchiveKind = 'events' | 'alerts' | 'labels';
+export type ArchiveKind = 'events' | 'alerts' | 'shadow' | 'labels' | 'rules';
 
-/** Where a record was read from: alert rows keep it (the desk continues the archive from there). */
+/**
+ * Where a record was read from: alert rows keep it (the desk continues the archive from there), and
+ * event rows (the backtest replays a user's events in topic order).
+ */
 export interface RecordSource {
   partition: number;
   offset: number;
@@ -23,7 +28,8 @@ export type MappedRecord =
   | { ok: true; id: string; row: string }
   | {
       ok: false;
-      reason: 'not_json' | 'invalid_event' | 'invalid_alert' | 'invalid_label' | 'key_mismatch';
+      reason:
+        'not_json' | 'invalid_event' | 'invalid_alert' | 'invalid_label' | 'invalid_rule' | 'key_mismatch';
       detail: string;
     };
 
@@ -77,15 +83,18 @@ const str = (s: string): string => JSON.stringify(s);
 /** eventId (`A-Z a-z 0-9 . _ : -`), type and normalised IPs: nothing to escape. */
 const safe = (s: string): string => `"${s}"`;
 
-/** The `events` row of a validated event (columns of migration 1, in order). */
-export const encodeEventRow = (ev: GameEvent): string => {
+/** Coordinates of a row written outside the topic (tests, benchmarks): as rows archived before them. */
+const NO_SOURCE: RecordSource = Object.freeze({ partition: 0, offset: 0 });
+
+/** The `events` row of a validated event (columns of migrations 1 and 8, in order). */
+export const encodeEventRow = (ev: GameEvent, source: RecordSource = NO_SOURCE): string => {
   const trade = ev.type === 'trade' ? ev : undefined;
   return (
     `{"eventId":${safe(ev.eventId)},"type":${safe(ev.type)},"userId":${str(ev.userId)},"tsMs":${ev.ts}` +
     `,"ip":${safe(ev.ip ?? '')},"amountMicros":${trade === undefined ? '0' : microsText(trade.amount)}` +
     `,"currency":${str(trade?.currency ?? '')},"itemId":${str(trade?.itemId ?? '')}` +
     `,"counterpartyId":${str(trade?.counterpartyId ?? '')},"gameServerId":${str(ev.gameServerId)}` +
-    `,"receivedAtMs":${ev.receivedAt}}`
+    `,"receivedAtMs":${ev.receivedAt},"kafkaPartition":${source.partition},"kafkaOffset":${source.offset}}`
   );
 };
 
@@ -97,6 +106,12 @@ export const encodeAlertRow = (a: Alert, source: RecordSource): string =>
   `,"knownIps":[${a.knownIps.map(str).join(',')}],"previousTrades":${a.previousTrades}` +
   `,"gameServerId":${str(a.gameServerId)},"detectedAtMs":${a.detectedAt}` +
   `,"kafkaPartition":${source.partition},"kafkaOffset":${source.offset}}`;
+
+/** The `rule_versions` row of a checked definition (columns of migration 10, in order). */
+export const encodeRuleRow = (d: RuleDefinition): string =>
+  `{"ruleId":${str(d.ruleId)},"version":${d.version},"type":${safe(d.type)},"mode":${safe(d.mode)}` +
+  `,"params":${str(JSON.stringify(d.params))},"effectiveFromMs":${d.effectiveFrom},"author":${str(d.author)}` +
+  `,"reason":${str(d.reason)},"createdAtMs":${d.createdAt}}`;
 
 /** The `alert_labels` row of a decoded label (columns of migration 6, in order). */
 export const encodeLabelRow = (l: AlertLabel): string =>
@@ -153,11 +168,18 @@ export const mapRecordValue = (
   source: RecordSource,
 ): MappedRecord => {
   if (kind === 'labels') return mapLabel(key, value);
+  if (kind === 'rules') {
+    // The same check as every reader of the topic: shared/src/rules.ts.
+    const decoded = decodeRuleRecord(key, value);
+    if (!decoded.ok) return decoded;
+    const d = decoded.definition;
+    return { ok: true, id: `${d.ruleId}/${d.version}`, row: encodeRuleRow(d) };
+  }
   if (kind === 'events') {
     // The same rule as the processor: shared/src/event-records.ts.
     const decoded = decodeEventRecord(key, value);
     if (!decoded.ok) return decoded;
-    return { ok: true, id: decoded.event.eventId, row: encodeEventRow(decoded.event) };
+    return { ok: true, id: decoded.event.eventId, row: encodeEventRow(decoded.event, source) };
   }
   const decoded = decodeAlertRecord(value);
   if (!decoded.ok) return decoded;

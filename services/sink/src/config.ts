@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
 import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
+import { DEFAULT_RULES_TOPIC, DEFAULT_SHADOW_ALERTS_TOPIC } from '@tradewatch/shared/rules';
 import { defaultMappingWorkers } from './record-mapper.ts';
 
 export interface BatchLimits {
@@ -32,6 +33,10 @@ export interface SinkConfig {
   kafkaBrokers: string[];
   eventsTopic: string;
   alertsTopic: string;
+  /** Alerts of shadow rule versions, archived in `alerts_shadow`. */
+  shadowAlertsTopic: string;
+  /** Rule definitions, archived in `rule_versions` (the audit trail). */
+  rulesTopic: string;
   /** The fraud desk's analyst labels; created (shared/src/labels.ts) if the desk has not yet. */
   labelsTopic: string;
   deadLetterTopic: string;
@@ -78,6 +83,8 @@ export const loadSinkConfig = (env: Env): Readonly<SinkConfig> => {
   const topics = {
     EVENTS_TOPIC: r.string('EVENTS_TOPIC', 'game-events'),
     ALERTS_TOPIC: r.string('ALERTS_TOPIC', 'alerts'),
+    SHADOW_ALERTS_TOPIC: r.string('SHADOW_ALERTS_TOPIC', DEFAULT_SHADOW_ALERTS_TOPIC),
+    RULES_TOPIC: r.string('RULES_TOPIC', DEFAULT_RULES_TOPIC),
     LABELS_TOPIC: r.string('LABELS_TOPIC', DEFAULT_LABELS_TOPIC),
     DEAD_LETTER_TOPIC: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
   };
@@ -91,6 +98,8 @@ export const loadSinkConfig = (env: Env): Readonly<SinkConfig> => {
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
     eventsTopic: topics.EVENTS_TOPIC,
     alertsTopic: topics.ALERTS_TOPIC,
+    shadowAlertsTopic: topics.SHADOW_ALERTS_TOPIC,
+    rulesTopic: topics.RULES_TOPIC,
     labelsTopic: topics.LABELS_TOPIC,
     deadLetterTopic: topics.DEAD_LETTER_TOPIC,
     groupId: r.string('SINK_GROUP_ID', 'tradewatch-sink'),

@@ -261,6 +261,102 @@ ORDER BY (alertId, labelledAtMs, author, label)`,
       addColumn(database, 'alerts', 'kafkaOffset', 'UInt64'),
     ],
   },
+  {
+    // Where each event was on the events topic: the backtest replays a user's events in topic
+    // order, as the processor applied them (receivedAt ties within a millisecond). Rows archived
+    // before this migration read 0 / 0 and are ordered by receivedAt among themselves.
+    version: 8,
+    name: 'events kafka coordinates',
+    statements: ({ database }) => [
+      addColumn(database, 'events', 'kafkaPartition', 'UInt32'),
+      addColumn(database, 'events', 'kafkaOffset', 'UInt64'),
+    ],
+  },
+  {
+    // Alerts of shadow rule versions (alerts.shadow), the columns of `alerts`. A trade may be
+    // flagged by several shadow versions of a rule over time, so the version is in the key.
+    version: 9,
+    name: 'create alerts_shadow',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      return [
+        `CREATE TABLE IF NOT EXISTS ${sqlTable(database, 'alerts_shadow')} (
+  alertId String,
+  rule ${t.lc('String')},
+  ruleVersion UInt16,
+  userId String,
+  tradeEventId String,
+  tradeTsMs Int64,
+  tradeTs ${t.time} MATERIALIZED ${t.fromMs('tradeTsMs')},
+  amountMicros Int64,
+  amount Float64 ALIAS amountMicros / 1000000,
+  baselineMicros Int64,
+  baseline Float64 ALIAS baselineMicros / 1000000,
+  factor Float64,
+  ip String,
+  knownIps Array(String),
+  previousTrades UInt32,
+  gameServerId ${t.lc('String')},
+  detectedAtMs Int64,
+  detectedAt ${t.time} MATERIALIZED ${t.fromMs('detectedAtMs')},
+  kafkaPartition UInt32,
+  kafkaOffset UInt64,
+  archivedAt DateTime('UTC') MATERIALIZED now()
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(tradeTs)
+ORDER BY (rule, ruleVersion, tradeTs, alertId)`,
+      ];
+    },
+  },
+  {
+    // The rules' audit trail: every version of every rule as written to the rules topic
+    // (shared/src/rules.ts); params as the definition's JSON.
+    version: 10,
+    name: 'create rule_versions',
+    statements: ({ database, caps }) => {
+      const t = typesFor(caps);
+      return [
+        `CREATE TABLE IF NOT EXISTS ${sqlTable(database, 'rule_versions')} (
+  ruleId String,
+  version UInt16,
+  type ${t.lc('String')},
+  mode Enum8('active' = 1, 'shadow' = 2, 'disabled' = 3),
+  params String,
+  effectiveFromMs Int64,
+  author String,
+  reason String,
+  createdAtMs Int64,
+  archivedAt DateTime('UTC') MATERIALIZED now()
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (ruleId, version)`,
+      ];
+    },
+  },
+  {
+    // Where each event id first was on the events topic. `events` collapses a re-sent event's rows
+    // when parts merge, keeping the later copy; the processor applied the first one. The view sees
+    // every insert, so the minimum is the first position whatever merges do.
+    version: 11,
+    name: 'event first positions',
+    statements: ({ database }) => {
+      const target = sqlTable(database, 'event_first_positions');
+      const select = `SELECT eventId, minState(kafkaPartition) AS kafkaPartition, minState(kafkaOffset) AS kafkaOffset
+FROM ${sqlTable(database, 'events')}
+GROUP BY eventId`;
+      return [
+        `CREATE TABLE IF NOT EXISTS ${target} (
+  eventId String,
+  kafkaPartition AggregateFunction(min, UInt32),
+  kafkaOffset AggregateFunction(min, UInt64)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY eventId`,
+        ...viewAndBackfill(database, 'event_first_positions', select),
+      ];
+    },
+  },
 ];
 
 /** The ledger itself: created before anything else, outside the numbered migrations. */

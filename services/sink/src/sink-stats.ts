@@ -14,7 +14,7 @@ interface PartitionProgress {
 }
 
 export class SinkStats {
-  readonly archived: Record<ArchiveKind, number> = { events: 0, alerts: 0, labels: 0 };
+  readonly archived: Record<ArchiveKind, number> = { events: 0, alerts: 0, shadow: 0, labels: 0, rules: 0 };
   deadLetters = 0;
   inserts = 0;
   /** Inserts that failed and were retried (ClickHouse down or busy, Kafka unreachable). */

@@ -8,6 +8,7 @@
 import { createClickHouse, sqlTable, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { labelsTopicSpec } from '@tradewatch/shared/labels';
+import { rulesTopicSpec } from '@tradewatch/shared/rules';
 import type { Logger } from '@tradewatch/shared/logger';
 import { ArchiveSink } from './archive-sink.ts';
 import { ArchiveWriter } from './archive-writer.ts';
@@ -70,7 +71,13 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
   });
   const admin = kafka.admin();
   const producer = kafka.producer();
-  const topics = { events: config.eventsTopic, alerts: config.alertsTopic, labels: config.labelsTopic };
+  const topics = {
+    events: config.eventsTopic,
+    alerts: config.alertsTopic,
+    shadow: config.shadowAlertsTopic,
+    labels: config.labelsTopic,
+    rules: config.rulesTopic,
+  };
   const consumer = kafka.groupConsumer({
     groupId: config.groupId,
     topics: Object.values(topics),
@@ -110,6 +117,9 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
     await admin.ensureTopics([
       { topic: config.deadLetterTopic, partitions: 1 },
       labelsTopicSpec(config.labelsTopic),
+      rulesTopicSpec(config.rulesTopic),
+      // The processors create it too, with the events topic's partitions (it may start first).
+      { topic: config.shadowAlertsTopic, partitions: await admin.partitionCount(config.eventsTopic) },
     ]);
     for (const topic of Object.values(topics)) await admin.partitionCount(topic);
     sink = new ArchiveSink({
@@ -123,7 +133,9 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
       tables: {
         events: sqlTable(database, 'events'),
         alerts: sqlTable(database, 'alerts'),
+        shadow: sqlTable(database, 'alerts_shadow'),
         labels: sqlTable(database, 'alert_labels'),
+        rules: sqlTable(database, 'rule_versions'),
       },
       deadLetterTopic: config.deadLetterTopic,
       batch: config.batch,

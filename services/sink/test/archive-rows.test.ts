@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { deriveAlertId, encodeAlert, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import { encodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
+import { encodeRule, SEED_RULE } from '@tradewatch/shared/rules';
 import {
   checkAlert,
   encodeAlertRow,
@@ -77,6 +78,8 @@ test('an event row has every column, in order, with exact integers', () => {
     'counterpartyId',
     'gameServerId',
     'receivedAtMs',
+    'kafkaPartition',
+    'kafkaOffset',
   ]);
   assert.match(row, /"amountMicros":999999999999990000,/);
   assert.deepEqual(JSON.parse(row), {
@@ -91,7 +94,10 @@ test('an event row has every column, in order, with exact integers', () => {
     counterpartyId: 'u-2',
     gameServerId: 'gs-1',
     receivedAtMs: 1700000000456,
+    kafkaPartition: 0,
+    kafkaOffset: 0,
   });
+  assert.match(encodeEventRow(trade, { partition: 3, offset: 77 }), /"kafkaPartition":3,"kafkaOffset":77\}$/);
 });
 
 test('a login row writes the zero values of the trade-only columns', () => {
@@ -116,6 +122,8 @@ test('a login row writes the zero values of the trade-only columns', () => {
     counterpartyId: '',
     gameServerId: 'g',
     receivedAtMs: 2,
+    kafkaPartition: 0,
+    kafkaOffset: 0,
   });
 });
 
@@ -173,7 +181,7 @@ const reason = (r: MappedRecord) => (r.ok ? 'ok' : r.reason);
 
 test('mapRecord: rows for valid records, a reason for every other', () => {
   const ok = mapRecord('events', Buffer.from(trade.userId), Buffer.from(encodeEvent(trade)), at);
-  assert.deepEqual(ok, { ok: true, id: 'e-1', row: encodeEventRow(trade) });
+  assert.deepEqual(ok, { ok: true, id: 'e-1', row: encodeEventRow(trade, at) });
   assert.deepEqual(mapRecord('alerts', Buffer.from('u'), Buffer.from(encodeAlert(alert)), at), {
     ok: true,
     id: alert.alertId,
@@ -247,4 +255,48 @@ test('label records that fail the contract, the archive or the key have a reason
   assert.equal(reason(map(label, null)), 'key_mismatch');
   const detail = map({ ...label, label: 'fraud' });
   assert.match(detail.ok ? '' : detail.detail, /\/label/);
+});
+
+test('rule records become rule_versions rows keyed by rule and version; shadow alerts map as alerts', () => {
+  const v2 = {
+    ...SEED_RULE,
+    version: 2,
+    mode: 'shadow' as const,
+    params: { ...SEED_RULE.params, amountFactor: 4 },
+  };
+  const mapped = mapRecord('rules', Buffer.from(SEED_RULE.ruleId), Buffer.from(encodeRule(v2)), at);
+  assert.ok(mapped.ok);
+  assert.equal(mapped.id, 'large-trade-new-ip/2');
+  assert.deepEqual(JSON.parse(mapped.row), {
+    ruleId: 'large-trade-new-ip',
+    version: 2,
+    type: 'large-trade-new-ip',
+    mode: 'shadow',
+    params: JSON.stringify(v2.params),
+    effectiveFromMs: 0,
+    author: 'tradewatch',
+    reason: SEED_RULE.reason,
+    createdAtMs: 0,
+  });
+  assert.equal(
+    reason(mapRecord('rules', Buffer.from('other'), Buffer.from(encodeRule(v2)), at)),
+    'key_mismatch',
+  );
+  assert.equal(reason(mapRecord('rules', Buffer.from(SEED_RULE.ruleId), Buffer.from('{'), at)), 'not_json');
+  const bad = mapRecord(
+    'rules',
+    Buffer.from(SEED_RULE.ruleId),
+    Buffer.from(JSON.stringify({ ...v2, mode: 'loud' })),
+    at,
+  );
+  assert.deepEqual(bad, {
+    ok: false,
+    reason: 'invalid_rule',
+    detail: '/mode: expected one of active, shadow, disabled',
+  });
+  assert.deepEqual(mapRecord('shadow', Buffer.from('u'), Buffer.from(encodeAlert(alert)), at), {
+    ok: true,
+    id: alert.alertId,
+    row: encodeAlertRow(alert, at),
+  });
 });

@@ -44,6 +44,8 @@ export interface TestNames {
   alertsTopic: string;
   labelsTopic: string;
   deadLetterTopic: string;
+  shadowAlertsTopic: string;
+  rulesTopic: string;
   groupId: string;
   database: string;
 }
@@ -56,6 +58,8 @@ export const uniqueNames = (label: string): TestNames => {
     alertsTopic: `it-sink.${suffix}.alerts`,
     labelsTopic: `it-sink.${suffix}.labels`,
     deadLetterTopic: `it-sink.${suffix}.dead-letters`,
+    shadowAlertsTopic: `it-sink.${suffix}.alerts.shadow`,
+    rulesTopic: `it-sink.${suffix}.rules`,
     groupId: `it-sink-${suffix}`,
     database: `it_sink_${suffix.replace(/-/g, '_')}`,
   };
@@ -69,6 +73,8 @@ export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Recor
   ALERTS_TOPIC: n.alertsTopic,
   LABELS_TOPIC: n.labelsTopic,
   DEAD_LETTER_TOPIC: n.deadLetterTopic,
+  SHADOW_ALERTS_TOPIC: n.shadowAlertsTopic,
+  RULES_TOPIC: n.rulesTopic,
   SINK_GROUP_ID: n.groupId,
   CLICKHOUSE_DATABASE: n.database,
   SINK_BATCH_MAX_ROWS: '2000',
@@ -159,7 +165,14 @@ export const createTestTopics = async (
 
 export const cleanUp = async (admin: KafkaAdmin, client: ClickHouseClient, n: TestNames): Promise<void> => {
   await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(n.database)}`);
-  await admin.deleteTopics([n.eventsTopic, n.alertsTopic, n.labelsTopic, n.deadLetterTopic]);
+  await admin.deleteTopics([
+    n.eventsTopic,
+    n.alertsTopic,
+    n.labelsTopic,
+    n.deadLetterTopic,
+    n.shadowAlertsTopic,
+    n.rulesTopic,
+  ]);
 };
 
 export const countRows = async (

@@ -183,7 +183,10 @@ test('migrations and analyst queries run on a current ClickHouse (chdb)', async 
       `INSERT INTO ${sqlTable(DATABASE, table)} FORMAT JSONEachRow\n${rows.join('\n')}\n`;
     // Separate inserts: the duplicate lands in its own part, as a redelivered batch would.
     await run([
-      insert('events', events.map(encodeEventRow)),
+      insert(
+        'events',
+        events.map((e) => encodeEventRow(e)),
+      ),
       insert('events', [encodeEventRow(duplicate)]),
       insert('alerts', alertRows),
       insert('alerts', [alertRows[0]!]),

@@ -76,12 +76,10 @@ test('mapChunk: rows (with byte ends, non-ASCII included) and failures by record
     [[1, 'not_json']],
   );
   const body = Buffer.from(m.body).toString('utf8');
-  assert.equal(body, `${[ev(0), ev(2), ev(3, 'plain')].map(encodeEventRow).join('\n')}\n`);
+  const row = (e: GameEvent, offset: number) => encodeEventRow(e, { partition: 0, offset });
+  assert.equal(body, `${[row(ev(0), 0), row(ev(2), 2), row(ev(3, 'plain'), 3)].join('\n')}\n`);
   assert.equal(m.rowEnds[2], m.body.length);
-  assert.equal(
-    Buffer.from(m.body.subarray(m.rowEnds[0], m.rowEnds[1])).toString(),
-    `${encodeEventRow(ev(2))}\n`,
-  );
+  assert.equal(Buffer.from(m.body.subarray(m.rowEnds[0], m.rowEnds[1])).toString(), `${row(ev(2), 2)}\n`);
 });
 
 test('ChunkedRows addresses rows across chunks and slices their bodies without copying', () => {
@@ -94,12 +92,12 @@ test('ChunkedRows addresses rows across chunks and slices their bodies without c
   assert.deepEqual(rows.locate(3), { chunk: 2, local: 0 });
   assert.deepEqual(rows.locate(4), { chunk: 2, local: 1 });
   const text = (from: number, to: number) => Buffer.concat(rows.pieces(from, to)).toString();
-  const line = (i: number) => `${encodeEventRow(ev(i))}\n`;
+  const line = (i: number) => `${encodeEventRow(ev(i), { partition: 0, offset: i })}\n`;
   assert.equal(text(0, 5), [0, 1, 2, 3, 4].map(line).join(''));
   assert.equal(text(2, 4), line(2) + line(3));
   assert.equal(text(4, 5), line(4));
   assert.equal(text(3, 3), '');
-  assert.equal(rows.text(1), encodeEventRow(ev(1)));
+  assert.equal(rows.text(1), encodeEventRow(ev(1), { partition: 0, offset: 1 }));
 });
 
 test('alert rows carry the partition and the offset of their own record', () => {

@@ -9,7 +9,17 @@ import { encodeLabel, type AlertLabel } from '@tradewatch/shared/labels';
 import { AlertFeed } from '../../src/alert-feed.ts';
 import { buildDeskApp } from '../../src/app.ts';
 import type { ArchivedEvent, RatePoint } from '../../src/api-types.ts';
-import type { AlertFilter, DeskArchive, LabelCounts } from '../../src/desk-archive.ts';
+import type { BacktestReport, BacktestWindow } from '@tradewatch/shared/backtest';
+import { RuleBook, type RuleDefinition } from '@tradewatch/shared/rules';
+import { BacktestJobs, type BacktestRunner } from '../../src/backtest-jobs.ts';
+import type {
+  AlertFilter,
+  ComparedTrade,
+  DeskArchive,
+  LabelCounts,
+  RuleAlertCount,
+} from '../../src/desk-archive.ts';
+import type { RuleRegistry } from '../../src/rule-registry.ts';
 import type { LabelPublisher } from '../../src/label-publisher.ts';
 import type { LocatedState, UserStateLocator } from '../../src/user-state-locator.ts';
 import { parseUsers } from '../../src/users.ts';
@@ -46,6 +56,8 @@ export const makeAlert = (i: number, extra: Partial<Alert> = {}): Alert => {
 /** The archive as a list of alerts with their topic coordinates. */
 export class MemoryArchive implements DeskArchive {
   readonly rows: { alert: Alert; partition: number; offset: number }[] = [];
+  /** Alerts of shadow rule versions (alerts_shadow). */
+  readonly shadowRows: Alert[] = [];
   readonly events: (ArchivedEvent & { userId: string })[] = [];
   labelRows: AlertLabel[] = [];
   failing = false;
@@ -122,6 +134,42 @@ export class MemoryArchive implements DeskArchive {
     return [...n].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
   }
 
+  ruleAlertCounts(): Promise<RuleAlertCount[]> {
+    this.check();
+    const counts = new Map<string, RuleAlertCount>();
+    const at = (a: Alert) => {
+      const key = `${a.rule}/${a.ruleVersion}`;
+      const c = counts.get(key) ?? { rule: a.rule, ruleVersion: a.ruleVersion, alerts: 0, shadowAlerts: 0 };
+      counts.set(key, c);
+      return c;
+    };
+    for (const { alert } of this.rows) at(alert).alerts++;
+    for (const alert of this.shadowRows) at(alert).shadowAlerts++;
+    return Promise.resolve([...counts.values()]);
+  }
+
+  shadowComparison(ruleId: string, limit: number): Promise<ComparedTrade[]> {
+    this.check();
+    const trades = new Map<string, ComparedTrade>();
+    const at = (a: Alert) => {
+      const t = trades.get(a.tradeEventId) ?? {
+        tradeEventId: a.tradeEventId,
+        userId: a.userId,
+        tradeTs: a.tradeTs,
+        amount: a.amount,
+        activeVersions: [],
+        shadowVersions: [],
+      };
+      trades.set(a.tradeEventId, t);
+      return t;
+    };
+    for (const { alert } of this.rows)
+      if (alert.rule === ruleId) at(alert).activeVersions.push(alert.ruleVersion);
+    for (const alert of this.shadowRows)
+      if (alert.rule === ruleId) at(alert).shadowVersions.push(alert.ruleVersion);
+    return Promise.resolve([...trades.values()].sort((a, b) => b.tradeTs - a.tradeTs).slice(0, limit));
+  }
+
   labelCounts(): Promise<LabelCounts[]> {
     const latest = new Map<string, AlertLabel>();
     for (const l of this.labelRows) {
@@ -172,6 +220,35 @@ export class MemoryLabels implements LabelPublisher {
   }
 }
 
+/** The rules topic as a list: what `change` makes is stored at once (the seed included). */
+export class MemoryRules implements RuleRegistry {
+  readonly book = new RuleBook();
+  written: RuleDefinition[] = [];
+  versions(): Promise<RuleDefinition[]> {
+    return Promise.resolve(this.book.all());
+  }
+  change(make: (versions: readonly RuleDefinition[]) => RuleDefinition): Promise<RuleDefinition> {
+    try {
+      const d = make(this.book.all());
+      this.book.add(d);
+      this.written.push(d);
+      return Promise.resolve(d);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}
+
+/** A backtest runner that reports progress in two steps and answers `report`, or fails. */
+export const fakeBacktestRunner =
+  (report: (rule: unknown, w: BacktestWindow) => BacktestReport): BacktestRunner =>
+  async (rule, window, onProgress) => {
+    onProgress({ events: 0, total: 2 });
+    await new Promise((r) => setImmediate(r));
+    onProgress({ events: 2, total: 2 });
+    return { ...report(rule, window), ms: 1, eventsPerSec: 2000 };
+  };
+
 export class FixedStates implements UserStateLocator {
   answer: LocatedState = {
     state: { sessionIp: '203.0.113.9', knownIps: ['198.51.100.1'], trades: [100, 100, 120], median: 100 },
@@ -188,12 +265,20 @@ export interface TestDesk {
   archive: MemoryArchive;
   labels: MemoryLabels;
   states: FixedStates;
+  rules: MemoryRules;
+  backtests: BacktestJobs;
   /** Puts an alert on the feed (partition, offset) as the Kafka tail would. */
   commitAlert(alert: Alert, partition: number, offset: number): void;
 }
 
 export const buildTestDesk = async (
-  o: { capacity?: number; alertPartitions?: number; starts?: number[]; rates?: RatePoint[] } = {},
+  o: {
+    capacity?: number;
+    alertPartitions?: number;
+    starts?: number[];
+    rates?: RatePoint[];
+    backtest?: BacktestRunner;
+  } = {},
 ): Promise<TestDesk> => {
   const partitions = o.alertPartitions ?? 3;
   const starts = o.starts ?? new Array<number>(partitions).fill(0);
@@ -205,8 +290,15 @@ export const buildTestDesk = async (
   const archive = new MemoryArchive();
   const labels = new MemoryLabels(() => feed, archive);
   const states = new FixedStates();
+  const rules = new MemoryRules();
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const backtests = new BacktestJobs(
+    o.backtest ?? (() => Promise.reject(new Error('no backtest in this test'))),
+    log,
+    () => NOW,
+  );
   const app = await buildDeskApp({
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log,
     users: parseUsers(USERS),
     sessionSecret: Buffer.alloc(32, 7),
     sessionTtlMs: 3600000,
@@ -218,6 +310,8 @@ export const buildTestDesk = async (
     labels,
     states,
     rates: { points: () => o.rates ?? [{ t: 1, events: 10, alerts: 1 }] },
+    rules,
+    backtests,
     now: () => NOW,
   });
   const commitAlert = (alert: Alert, partition: number, offset: number) =>
@@ -228,7 +322,7 @@ export const buildTestDesk = async (
       key: alert.userId,
       value: Buffer.from(JSON.stringify(alert)),
     });
-  return { app, feed, archive, labels, states, commitAlert };
+  return { app, feed, archive, labels, states, rules, backtests, commitAlert };
 };
 
 /**

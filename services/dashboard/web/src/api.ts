@@ -5,7 +5,11 @@ import type {
   AlertsPage,
   ApiError,
   LabelValue,
+  BacktestJob,
+  ComparedTrade,
   Overview,
+  RuleDefinition,
+  RuleView,
   SessionInfo,
   UserView,
 } from '../../src/api-types.ts';
@@ -43,6 +47,19 @@ export interface DeskApi {
   getUser(userId: string): Promise<UserView>;
   addLabel(alertId: string, label: LabelValue, note: string): Promise<AlertLabel>;
   getOverview(): Promise<Overview>;
+  /** Admins: the rules with every version (GET /api/rules). */
+  listRules(): Promise<RuleView[]>;
+  /** Admins: a new version from a definition without version, author, createdAt. */
+  putRule(ruleId: string, draft: unknown): Promise<RuleDefinition>;
+  /** Admins: a new version of `version` (default the newest) in another mode. */
+  changeRuleMode(
+    ruleId: string,
+    action: 'activate' | 'shadow' | 'disable',
+    body: { reason: string; version?: number; effectiveFrom?: number },
+  ): Promise<RuleDefinition>;
+  compareRule(ruleId: string, limit: number): Promise<ComparedTrade[]>;
+  startBacktest(rule: unknown, from: number, to: number): Promise<BacktestJob>;
+  getBacktest(id: string): Promise<BacktestJob>;
 }
 
 const isApiError = (v: unknown): v is ApiError =>
@@ -129,6 +146,29 @@ export const createDeskApi = (fetchImpl: typeof fetch = (...args) => fetch(...ar
     },
     getOverview() {
       return request<Overview>('GET', '/api/overview');
+    },
+    async listRules() {
+      return (await request<{ rules: RuleView[] }>('GET', '/api/rules')).rules;
+    },
+    putRule(ruleId, draft) {
+      return request<RuleDefinition>('PUT', `/api/rules/${encodeURIComponent(ruleId)}`, draft);
+    },
+    changeRuleMode(ruleId, action, body) {
+      return request<RuleDefinition>('POST', `/api/rules/${encodeURIComponent(ruleId)}/${action}`, body);
+    },
+    async compareRule(ruleId, limit) {
+      return (
+        await request<{ trades: ComparedTrade[] }>(
+          'GET',
+          `/api/rules/${encodeURIComponent(ruleId)}/comparison?limit=${limit}`,
+        )
+      ).trades;
+    },
+    startBacktest(rule, from, to) {
+      return request<BacktestJob>('POST', '/api/backtests', { rule, from, to });
+    },
+    getBacktest(id) {
+      return request<BacktestJob>('GET', `/api/backtests/${encodeURIComponent(id)}`);
     },
   };
 };

@@ -236,6 +236,20 @@ export class UserStateStore {
     return n % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
   }
 
+  /** Sum of the kept trade amounts, oldest first (0 without trades). */
+  sumAmounts(slot: number): number {
+    const p = this.page(slot);
+    const r = slot & this.pageMask;
+    const h = this.history;
+    const n = p.meta[r * META + TRADE_N]!;
+    const head = p.meta[r * META + TRADE_HEAD]!;
+    const row = r * h;
+    // Oldest first, whatever the ring's rotation: a restored state sums to the very same double.
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += p.amounts[row + ((head + i) % h)]!;
+    return sum;
+  }
+
   /** True when the user has a session, at least one past session, and none shares its IP. */
   isNewIp(slot: number): boolean {
     const p = this.page(slot);

@@ -2,11 +2,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { GameEvent } from '@tradewatch/shared/events';
-import { referenceAlerts } from '../../../test/support/reference-rule.ts';
-import { LargeTradeDetector, DEFAULT_RULE_PARAMS, type RuleParams } from '../src/detect-large-trade.ts';
+import { referenceAlerts } from '../../test/support/reference-rule.ts';
 import { IpInterner } from '../src/ip-interner.ts';
+import { RuleEngine } from '../src/rule-engine.ts';
+import { RuleBook, SEED_RULE, type RuleDefinition } from '../src/rules.ts';
 import { UserStateStore } from '../src/user-state-store.ts';
 import { decodeUserState, encodeUserState } from '../src/user-state-codec.ts';
+
+interface RuleParams {
+  history: number;
+  minTrades: number;
+  amountFactor: number;
+}
+const DEFAULT_RULE_PARAMS: RuleParams = { history: 20, minTrades: 5, amountFactor: 3 };
+
+/** The engine with one version of the seed rule, of these thresholds, over a store of `history`. */
+const engineOf = (p: RuleParams) => {
+  const version: RuleDefinition = {
+    ...SEED_RULE,
+    type: 'large-trade-new-ip',
+    params: { minTrades: p.minTrades, amountFactor: p.amountFactor, minAmount: 0, currencies: {} },
+  };
+  return new RuleEngine(new RuleBook([version]), p.history);
+};
+const firstAlert = (o: ReturnType<RuleEngine['apply']>) =>
+  o.kind === 'applied' ? o.alerts?.find((a) => !a.shadow)?.alert : undefined;
 
 let seq = 0;
 const base = (userId = 'u') => ({
@@ -26,10 +46,10 @@ const trade = (amount: number, userId = 'u'): GameEvent => ({
 
 const run = (events: GameEvent[], params: RuleParams = DEFAULT_RULE_PARAMS) => {
   const store = new UserStateStore(params.history, new IpInterner(), 4);
-  const d = new LargeTradeDetector(params);
+  const d = engineOf(params);
   return events.flatMap((ev) => {
-    const o = d.apply(store, ev, 42);
-    return o.kind === 'applied' && o.alert ? [o.alert] : [];
+    const a = firstAlert(d.apply(store, ev, 42));
+    return a ? [a] : [];
   });
 };
 
@@ -112,7 +132,7 @@ test('a flagged trade joins the history', () => {
 
 test('state survives an encode/decode round trip exactly', () => {
   const store = new UserStateStore(3, new IpInterner(), 2);
-  const d = new LargeTradeDetector({ history: 3, minTrades: 1, amountFactor: 3 });
+  const d = engineOf({ history: 3, minTrades: 1, amountFactor: 3 });
   for (const ev of [
     login('1.1.1.1'),
     login('::1'),
@@ -176,7 +196,7 @@ test('agrees with the reference implementation on random streams, also across a 
 
         // The detector, with its state moved through the changelog encoding at `restoreAt`.
         let store = new UserStateStore(params.history, new IpInterner(), 2);
-        const d = new LargeTradeDetector(params);
+        const d = engineOf(params);
         const got: unknown[] = [];
         events.forEach((ev, i) => {
           if (i === restoreAt) {
@@ -189,15 +209,8 @@ test('agrees with the reference implementation on random streams, also across a 
             }
             store = next;
           }
-          const o = d.apply(store, ev, 0);
-          if (o.kind === 'applied' && o.alert)
-            got.push([
-              o.alert.alertId,
-              o.alert.baseline,
-              o.alert.ip,
-              o.alert.knownIps,
-              o.alert.previousTrades,
-            ]);
+          const a = firstAlert(d.apply(store, ev, 0));
+          if (a) got.push([a.alertId, a.baseline, a.ip, a.knownIps, a.previousTrades]);
         });
         assert.deepEqual(got, expected);
       },

@@ -5,7 +5,7 @@
 // index, kept for the life of the process and shared by the partitions of one process.
 // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address: events are normalised so by
 // the event contract, and state written before that rule (its changelog) is read the same way.
-import { unmapIpv4 } from '@tradewatch/shared/ip';
+import { unmapIpv4 } from './ip.ts';
 
 export const NO_IP = 0xffffffff;
 const INTERNED = 0xf0000000;
