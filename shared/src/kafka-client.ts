@@ -28,6 +28,7 @@ import {
   compatibilityPartitioner,
   kGetBootstrapConnection,
 } from '@platformatic/kafka';
+import { metrics, type Counter } from '@opentelemetry/api';
 import { TradewatchError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { committedRecords, type AbortedTransaction, type FetchedBatch } from './kafka-record-filter.ts';
@@ -233,6 +234,14 @@ const toPkMessage = (r: OutgoingRecord): PkMessage => {
   return m;
 };
 
+// Created on the first retry, so that it belongs to the meter provider the service registered
+// at start-up (the API hands out a no-op meter before that).
+let retryCount: Counter | undefined;
+const retryCounter = (): Counter =>
+  (retryCount ??= metrics.getMeter('tradewatch-kafka').createCounter('tradewatch.kafka.client.retries', {
+    description: 'Kafka requests the client retried, by operation',
+  }));
+
 // ---------------------------------------------------------------------------------------------
 // Brokers asked in turn
 
@@ -303,6 +312,7 @@ class PkKafkaClient implements KafkaClient {
     c.on(
       'client:performWithRetry:retry',
       (operation: string, attempt: number, retries: number, delayMs: number) => {
+        retryCounter().add(1, { 'tradewatch.kafka.operation': operation });
         const n = attempt + 1;
         log[n <= 2 ? 'debug' : 'warn'](
           { operation, attempt: n, retries, delayMs },
