@@ -843,6 +843,9 @@ async function runBench(): Promise<void> {
   const sinkEnv = {
     EVENTS_TOPIC: names.events,
     ALERTS_TOPIC: names.pageAlerts,
+    // Its own rules and shadow-alerts topics: never the real ones of this cluster.
+    RULES_TOPIC: `${names.pageAlerts}.rules`,
+    SHADOW_ALERTS_TOPIC: `${names.pageAlerts}.shadow`,
     LABELS_TOPIC: names.labels,
     DEAD_LETTER_TOPIC: names.deadLetters,
     SINK_GROUP_ID: names.sinkGroup,
@@ -861,6 +864,9 @@ async function runBench(): Promise<void> {
         DASHBOARD_USERS: `${deskUser}:analyst:${token}`,
         TRADEWATCH_DEMO: '0',
         ALERTS_TOPIC: alertsTopic,
+        // Its own rules and shadow-alerts topics: never the real ones of this cluster.
+        RULES_TOPIC: `${alertsTopic}.rules`,
+        SHADOW_ALERTS_TOPIC: `${alertsTopic}.shadow`,
         LABELS_TOPIC: names.labels,
         EVENTS_TOPIC: names.events,
         PROCESSOR_GROUP_ID: names.processorGroup,

@@ -377,6 +377,9 @@ const main = async () => {
   const processorEnv = {
     EVENTS_TOPIC: topics.events,
     ALERTS_TOPIC: topics.alerts,
+    // Its own rules and shadow-alerts topics: never the real ones of this cluster.
+    RULES_TOPIC: `${topics.alerts}.rules`,
+    SHADOW_ALERTS_TOPIC: `${topics.alerts}.shadow`,
     DEAD_LETTER_TOPIC: topics.dlq,
     PROCESSOR_GROUP_ID: id,
     PROCESSOR_METRICS_PORT: '0',

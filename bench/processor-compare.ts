@@ -194,6 +194,9 @@ export const runCompare = async (o: {
     return {
       EVENTS_TOPIC: events,
       ALERTS_TOPIC: `${group}.alerts`,
+      // Its own rules and shadow-alerts topics: never the real ones of this cluster.
+      RULES_TOPIC: `${group}.alerts.rules`,
+      SHADOW_ALERTS_TOPIC: `${group}.alerts.shadow`,
       DEAD_LETTER_TOPIC: `${group}.dlq`,
       PROCESSOR_GROUP_ID: group,
       STATS_INTERVAL_MS: '5000',

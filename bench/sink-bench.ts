@@ -56,6 +56,9 @@ const env = {
   ...process.env,
   EVENTS_TOPIC: names.eventsTopic,
   ALERTS_TOPIC: names.alertsTopic,
+  // Its own rules and shadow-alerts topics: never the real ones of this cluster.
+  RULES_TOPIC: `${names.alertsTopic}.rules`,
+  SHADOW_ALERTS_TOPIC: `${names.alertsTopic}.shadow`,
   LABELS_TOPIC: names.labelsTopic,
   DEAD_LETTER_TOPIC: names.deadLetterTopic,
   SINK_GROUP_ID: names.groupId,

@@ -122,6 +122,9 @@ const processorRun = async (v: Variant) => {
     {
       EVENTS_TOPIC: topic,
       ALERTS_TOPIC: `${id}.alerts`,
+      // Its own rules and shadow-alerts topics: never the real ones of this cluster.
+      RULES_TOPIC: `${id}.alerts.rules`,
+      SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
       DEAD_LETTER_TOPIC: `${id}.dlq`,
       PROCESSOR_CHANGELOG_TOPIC: `${id}.changelog`,
       PROCESSOR_GROUP_ID: group,
