@@ -1261,45 +1261,41 @@ class PkAdmin implements KafkaAdmin {
   logEnds(topic: string): Promise<Map<number, number>> {
     return retrying(`reading log end offsets of topic ${topic}`, async () => {
       const n = await this.partitionCount(topic);
-      const [t] = await this.admin.listOffsets({
-        topics: [
-          {
-            name: topic,
-            partitions: Array.from({ length: n }, (_, partitionIndex) => ({
-              partitionIndex,
-              timestamp: ListOffsetTimestamps.LATEST,
-            })),
-          },
-        ],
-        isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
-      });
-      return new Map((t?.partitions ?? []).map((p) => [p.partitionIndex, Number(p.offset)]));
+      return this.offsetsAt(topic, n, ListOffsetTimestamps.LATEST, FetchIsolationLevels.READ_UNCOMMITTED);
     });
   }
 
   watermarks(topic: string): Promise<Watermarks[]> {
     return retrying(`reading offsets of topic ${topic}`, async () => {
       const n = await this.partitionCount(topic);
-      const list = async (timestamp: bigint) => {
-        const [t] = await this.admin.listOffsets({
-          topics: [
-            {
-              name: topic,
-              partitions: Array.from({ length: n }, (_, partitionIndex) => ({ partitionIndex, timestamp })),
-            },
-          ],
-          isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-        });
-        return new Map((t?.partitions ?? []).map((p) => [p.partitionIndex, Number(p.offset)]));
-      };
-      const low = await list(ListOffsetTimestamps.EARLIEST);
-      const high = await list(ListOffsetTimestamps.LATEST);
+      const committed = FetchIsolationLevels.READ_COMMITTED;
+      const low = await this.offsetsAt(topic, n, ListOffsetTimestamps.EARLIEST, committed);
+      const high = await this.offsetsAt(topic, n, ListOffsetTimestamps.LATEST, committed);
       return Array.from({ length: n }, (_, partition) => ({
         partition,
         low: low.get(partition) ?? 0,
         high: high.get(partition) ?? 0,
       }));
     });
+  }
+
+  /** ListOffsets for every one of the topic's `n` partitions, by partition. */
+  private async offsetsAt(
+    topic: string,
+    n: number,
+    timestamp: bigint,
+    isolationLevel: (typeof FetchIsolationLevels)[keyof typeof FetchIsolationLevels],
+  ): Promise<Map<number, number>> {
+    const [t] = await this.admin.listOffsets({
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: n }, (_, partitionIndex) => ({ partitionIndex, timestamp })),
+        },
+      ],
+      isolationLevel,
+    });
+    return new Map((t?.partitions ?? []).map((p) => [p.partitionIndex, Number(p.offset)]));
   }
 
   committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
