@@ -28,6 +28,8 @@ import {
 } from './support/chaos-pipeline.ts';
 
 const SABOTAGE = process.env.CHAOS_SABOTAGE;
+/** CHAOS_PAUSE_NODE=N freezes kafka-N in the pause test instead of a busy leader that is not the controller. */
+const PAUSE_NODE = process.env.CHAOS_PAUSE_NODE ? Number(process.env.CHAOS_PAUSE_NODE) : undefined;
 /** The brokers' broker.session.timeout.ms (Kafka's default): a silent broker is fenced after it. */
 const BROKER_SESSION_TIMEOUT_MS = 9000;
 
@@ -356,7 +358,13 @@ test(
       const controller = await cluster.activeController();
       const { partitions, records } = await busiest(run);
       const byLoad = [...partitions].sort((a, b) => records[b.partition]!.high - records[a.partition]!.high);
-      const victim = byLoad.find((p) => p.leader !== controller)!.leader as NodeId;
+      // The first broker the clients are given, unless it is the controller: the one most of
+      // their questions go to first, and the one that once stalled the processors.
+      const first: NodeId = 1; // cluster.brokers[0]
+      const victim = (PAUSE_NODE ??
+        (first !== controller && partitions.some((p) => p.leader === first)
+          ? first
+          : byLoad.find((p) => p.leader !== controller)!.leader)) as NodeId;
       const led = await ledBy(run, victim);
       run.faultAt = Date.now();
       cluster.pause(victim);

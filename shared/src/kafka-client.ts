@@ -58,6 +58,13 @@ import {
   type TransactionalProducerOptions,
   type Watermarks,
 } from './kafka-port.ts';
+import {
+  BrokerWatch,
+  bootstrapOrder,
+  brokerKey,
+  parseBroker,
+  type BrokerAddress,
+} from './kafka-broker-watch.ts';
 
 export interface KafkaClientOptions {
   brokers: readonly string[];
@@ -70,6 +77,11 @@ export interface KafkaClientOptions {
    * longer for the answer, then drops the connection and retries with fresh metadata.
    */
   requestTimeoutMs?: number;
+  /**
+   * On a cluster of several brokers, ask each broker once a second whether it answers, and stop
+   * waiting on one that does not (kafka-broker-watch.ts). On by default.
+   */
+  watchBrokers?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,17 +200,45 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 const requestTimeouts = (ms: number) => ({ timeout: ms, requestTimeout: ms + 1000 });
 
+/**
+ * The error each client's last retry was for. The library hands it to the retry delay, not to
+ * the retry event that follows at once; the delays below note it for watched() to log.
+ */
+const lastRetryError = new WeakMap<object, unknown>();
+
+/** What a retried error says, in a line: the distinct messages of the errors it aggregates. */
+export const retryCause = (error: unknown): string => {
+  const leaves: string[] = [];
+  const walk = (e: unknown, depth: number) => {
+    if (depth > 4 || e === null || typeof e !== 'object') return;
+    const errors = (e as { errors?: unknown }).errors;
+    if (Array.isArray(errors) && errors.length > 0) {
+      for (const inner of errors) walk(inner, depth + 1);
+      return;
+    }
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string' && message !== '' && !leaves.includes(message)) leaves.push(message);
+  };
+  walk(error, 0);
+  const line = leaves.join('; ');
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+};
+
+const noting =
+  (delay: (attempt: number) => number) =>
+  (client: unknown, _op: string, attempt: number, _retries?: number, error?: unknown): number => {
+    if (client !== null && typeof client === 'object') lastRetryError.set(client, error);
+    return delay(attempt);
+  };
+
 /** 100 ms doubling to 5 s: what a producer that outlasts a broker restart waits between retries. */
-const slowRetryDelay = (_client: unknown, _op: string, attempt: number): number =>
-  Math.min(100 * 2 ** Math.max(0, attempt - 1), 5000);
+const slowRetryDelay = noting((attempt) => Math.min(100 * 2 ** Math.max(0, attempt - 1), 5000));
 
 /** 10, 20, 40 … 640 ms, then 1 s: about 20 s over 25 retries. */
-const transactionRetryDelay = (_client: unknown, _op: string, attempt: number): number =>
-  Math.min(10 * 2 ** Math.max(0, attempt - 1), 1000);
+const transactionRetryDelay = noting((attempt) => Math.min(10 * 2 ** Math.max(0, attempt - 1), 1000));
 
 /** Backs off 10, 20, 40 … 500 ms: CONCURRENT_TRANSACTIONS clears within milliseconds. */
-const retryDelay = (_client: unknown, _op: string, attempt: number): number =>
-  Math.min(10 * 2 ** Math.max(0, attempt - 1), 500);
+const retryDelay = noting((attempt) => Math.min(10 * 2 ** Math.max(0, attempt - 1), 500));
 
 // ---------------------------------------------------------------------------------------------
 // Serialisation
@@ -252,28 +292,65 @@ const retryCounter = (): Counter =>
 // came back, although its partitions had new leaders after its session timeout. These subclasses
 // start each question one broker further along the list: one that timed out on a frozen broker
 // is asked of the next.
+//
+// With a BrokerWatch (kafka-broker-watch.ts), brokers that have stopped answering are asked last.
 type BootstrapCallback = Parameters<Admin[typeof kGetBootstrapConnection]>[0];
 
-class TurningAdmin extends Admin {
-  private turn = 0;
+/** What the subclasses below share: a turn, and the watch that says which brokers are silent. */
+interface Turning {
+  turn: number;
+  brokerWatch: BrokerWatch | undefined;
+  readonly connections: Admin['connections'];
+  readonly currentMetadata: Admin['currentMetadata'];
+}
+
+const turnBootstrap = (
+  self: Turning,
+  bootstrap: readonly BrokerAddress[],
+  callback: BootstrapCallback,
+  attempt: number,
+): void => {
+  const discovered = [...(self.currentMetadata?.brokers.values() ?? [])].map((b) => ({
+    host: b.host,
+    port: b.port,
+  }));
+  const watch = self.brokerWatch;
+  const order = bootstrapOrder(
+    [...bootstrap, ...discovered],
+    attempt + self.turn++,
+    (b) => watch?.isSilent(b) ?? false,
+  );
+  self.connections.getFirstAvailable(order, callback);
+};
+
+class TurningAdmin extends Admin implements Turning {
+  turn = 0;
+  brokerWatch: BrokerWatch | undefined;
+  bootstrap: readonly BrokerAddress[] = [];
   override [kGetBootstrapConnection](callback: BootstrapCallback, attempt = 0): void {
-    super[kGetBootstrapConnection](callback, attempt + this.turn++);
+    turnBootstrap(this, this.bootstrap, callback, attempt);
   }
 }
 
-class PkProducer extends LibraryProducer<Buffer, Buffer, string, Buffer> {
-  private turn = 0;
+class PkProducer extends LibraryProducer<Buffer, Buffer, string, Buffer> implements Turning {
+  turn = 0;
+  brokerWatch: BrokerWatch | undefined;
+  bootstrap: readonly BrokerAddress[] = [];
   override [kGetBootstrapConnection](callback: BootstrapCallback, attempt = 0): void {
-    super[kGetBootstrapConnection](callback, attempt + this.turn++);
+    turnBootstrap(this, this.bootstrap, callback, attempt);
   }
 }
 
-class TurningConsumer extends Consumer {
-  private turn = 0;
+class TurningConsumer extends Consumer implements Turning {
+  turn = 0;
+  brokerWatch: BrokerWatch | undefined;
+  bootstrap: readonly BrokerAddress[] = [];
   override [kGetBootstrapConnection](callback: BootstrapCallback, attempt = 0): void {
-    super[kGetBootstrapConnection](callback, attempt + this.turn++);
+    turnBootstrap(this, this.bootstrap, callback, attempt);
   }
 }
+
+type LibraryClient = TurningAdmin | PkProducer | TurningConsumer;
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -285,9 +362,50 @@ class PkKafkaClient implements KafkaClient {
   /** Group consumers by group id: a transaction's offsets go to the group's coordinator. */
   readonly groups = new Map<string, Consumer>();
   private clients = 0;
+  private readonly bootstrap: readonly BrokerAddress[];
+  /** The library clients made here and not yet closed: what a silent broker's connections are closed in. */
+  private readonly live = new Set<LibraryClient>();
+  /** On a cluster of several brokers: which of them answer (kafka-broker-watch.ts). */
+  private readonly watch: BrokerWatch | undefined;
 
   constructor(o: KafkaClientOptions) {
     this.o = o;
+    this.bootstrap = o.brokers.map(parseBroker);
+    if (o.brokers.length > 1 && o.watchBrokers !== false) {
+      const log = o.logger.child({ module: 'kafka' });
+      this.watch = new BrokerWatch({
+        brokers: o.brokers,
+        clientId: `${o.clientId}-watch`,
+        discover: () => this.discovered(),
+        onChange: (broker, silent, unansweredMs) => {
+          if (silent) log.warn({ broker: brokerKey(broker), unansweredMs }, 'kafka broker not answering');
+          else log.info({ broker: brokerKey(broker), unansweredMs }, 'kafka broker answering again');
+        },
+        onSilentTick: (silent) => this.leaveSilent(silent),
+      });
+    }
+  }
+
+  private *discovered(): Iterable<BrokerAddress> {
+    for (const c of this.live) for (const b of c.currentMetadata?.brokers.values() ?? []) yield b;
+  }
+
+  /**
+   * Closes every connection the clients hold to a silent broker, failing the requests waiting on
+   * it now rather than at their timeout, and drops their metadata, so that the retry asks for
+   * the leaders and coordinators again (of a broker that answers).
+   */
+  private leaveSilent(silent: readonly BrokerAddress[]): void {
+    const keys = new Set(silent.map(brokerKey));
+    for (const c of this.live) {
+      let held = false;
+      for (const [key, connection] of c.connections) {
+        if (!keys.has(key)) continue;
+        held = true;
+        void connection.close().catch(() => undefined);
+      }
+      if (held) c.clearMetadata();
+    }
   }
 
   base(kind: string) {
@@ -302,12 +420,20 @@ class PkKafkaClient implements KafkaClient {
   }
 
   /**
-   * Logs the retries the library makes (operation, attempt, delay): a broker failure shows in
+   * Logs the retries the library makes (operation, attempt, delay, what failed): a broker failure shows in
    * the log as the retries it caused, each operation's bounded by its retry count. The first two
    * of an operation are debug: a transaction's first AddPartitionsToTxn after a commit is
    * routinely answered CONCURRENT_TRANSACTIONS once or twice.
    */
-  watched<T extends Admin | LibraryProducer<Buffer, Buffer, string, Buffer> | Consumer>(c: T): T {
+  watched<T extends LibraryClient>(c: T): T {
+    c.bootstrap = this.bootstrap;
+    c.brokerWatch = this.watch;
+    this.live.add(c);
+    c.once('client:close', () => {
+      this.live.delete(c);
+      if (this.live.size === 0) this.watch?.stop();
+    });
+    this.watch?.start();
     const log = this.o.logger.child({ module: 'kafka', client: c.clientId });
     c.on(
       'client:performWithRetry:retry',
@@ -315,7 +441,7 @@ class PkKafkaClient implements KafkaClient {
         retryCounter().add(1, { 'tradewatch.kafka.operation': operation });
         const n = attempt + 1;
         log[n <= 2 ? 'debug' : 'warn'](
-          { operation, attempt: n, retries, delayMs },
+          { operation, attempt: n, retries, delayMs, cause: retryCause(lastRetryError.get(c)) },
           'kafka request failed, retrying',
         );
       },
