@@ -9,7 +9,7 @@
 //
 // CHAOS_SABOTAGE makes the test deliberately wrong, to see that it fails:
 //   wrong-reference  the comparison leaves out the first batch accepted after the fault;
-//   count-503        the game servers count the first 503 after the fault as accepted.
+//   count-503        the game servers count the first 503 `unavailable` after the fault as accepted.
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil, withAdmin } from './support/harness.ts';
@@ -69,8 +69,11 @@ const startRun = async (name: string): Promise<Run> => {
     checked: false,
   };
   let sabotaged = false;
-  const countUnavailableAsAccepted = (a: { startedAt: number }) => {
-    if (SABOTAGE !== 'count-503' || sabotaged || a.startedAt < run.faultAt) return false;
+  // Only a 503 `unavailable` (not made durable in time), not `in_progress` (a retry whose first
+  // attempt is still being written, and lands).
+  const countUnavailableAsAccepted = (a: { startedAt: number; code?: string }) => {
+    if (SABOTAGE !== 'count-503' || sabotaged || a.startedAt < run.faultAt || a.code !== 'unavailable')
+      return false;
     sabotaged = true;
     return true;
   };
