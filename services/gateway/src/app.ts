@@ -16,7 +16,14 @@ import { Type } from '@sinclair/typebox';
 import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
 import { authenticate, type TokenEntry } from './auth.ts';
-import { HttpError, toHttpError } from './errors.ts';
+import {
+  HttpError,
+  compressedBody,
+  eventNotFound,
+  misspeltBatch,
+  replyBodyOf,
+  toHttpError,
+} from './errors.ts';
 import { createEventStatusQuery } from './event-status.ts';
 import type { IngestMetrics } from './gateway-metrics.ts';
 import { createIngest, type Ingest } from './ingest.ts';
@@ -113,10 +120,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     try {
       if (!isJsonMediaType(req.headers['content-type'])) {
-        throw new HttpError(
-          'unsupported_media_type',
-          'send the body as Content-Type: application/json (UTF-8)',
-        );
+        throw new HttpError('unsupported_media_type');
       }
       done(null, parseJsonBody(body as Buffer));
     } catch (err) {
@@ -164,10 +168,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       req.log[e.status === 500 ? 'error' : 'warn']({ err: e.cause ?? e, code: e.code }, 'request failed');
     if (e.retryAfterSec !== undefined) void reply.header('retry-after', String(e.retryAfterSec));
     if (e.status === 401) void reply.header('www-authenticate', 'Bearer');
-    const body: Record<string, unknown> = { error: e.code, message: e.message };
-    if (e.details) body.details = e.details;
-    if (e.indexes) body.indexes = e.indexes;
-    return reply.status(e.status).send(body);
+    return reply.status(e.status).send(replyBodyOf(e));
   });
 
   app.setNotFoundHandler((req, reply) =>
@@ -236,7 +237,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   // Before the body is read: an unauthenticated client costs no parsing.
   const authenticateRequest = (req: FastifyRequest): void => {
     req.caller = authenticate(deps.tokens, req.headers.authorization);
-    if (req.caller === undefined) throw new HttpError('unauthorized', 'missing or unknown bearer token');
+    if (req.caller === undefined) throw new HttpError('unauthorized');
     req.gameServerId = req.caller.gameServerId;
   };
 
@@ -253,10 +254,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
           // Also before the body is read: a compressed body would otherwise fail as bad UTF-8.
           const encoding = req.headers['content-encoding'];
           if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-            throw new HttpError(
-              'unsupported_media_type',
-              `compressed bodies are not accepted (Content-Encoding: ${encoding.slice(0, 40)}); send identity-encoded JSON`,
-            );
+            throw compressedBody(encoding);
           }
           done();
         } catch (err) {
@@ -266,10 +264,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     },
     async (req, reply) => {
       if (req.body === undefined || !isJsonMediaType(req.headers['content-type'])) {
-        throw new HttpError(
-          'unsupported_media_type',
-          'send the body as Content-Type: application/json (UTF-8)',
-        );
+        throw new HttpError('unsupported_media_type');
       }
       const rawEvents = eventsOf(req.body, deps.maxEventsPerRequest);
       req.eventCount = rawEvents.length;
@@ -297,14 +292,11 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     async (req) => {
       const { eventId } = req.params;
       if (!EVENT_ID.test(eventId)) {
-        throw new HttpError('invalid_event_id', 'an eventId is 1-128 characters of A-Z a-z 0-9 . _ : -');
+        throw new HttpError('invalid_event_id');
       }
       const found = await status.lookup(req.caller!, eventId);
       if (found === undefined) {
-        throw new HttpError(
-          'not_found',
-          `no accepted event ${eventId} of this game server in the idempotency window`,
-        );
+        throw eventNotFound(eventId);
       }
       return found;
     },
@@ -321,7 +313,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
 /** The events of a request body: one event, or `{"events": [...]}`. */
 const eventsOf = (body: unknown, max: number): unknown[] => {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError('invalid_body', 'the body must be one event object or {"events": [...]}');
+    throw new HttpError('invalid_body');
   }
   if (!Object.hasOwn(body, 'events')) {
     // No field of an event is an array: an array in an object without a type is a misspelt
@@ -329,13 +321,7 @@ const eventsOf = (body: unknown, max: number): unknown[] => {
     const arrays = Object.hasOwn(body, 'type')
       ? []
       : Object.entries(body).filter(([, v]) => Array.isArray(v));
-    if (arrays.length > 0) {
-      const names = arrays.map(([k]) => JSON.stringify(k.slice(0, 40))).slice(0, 5);
-      throw new HttpError(
-        'invalid_body',
-        `unexpected field ${names.join(', ')} (an array): a batch is {"events": [...]}`,
-      );
-    }
+    if (arrays.length > 0) throw misspeltBatch(arrays.map(([k]) => k));
     return [body];
   }
   const { events, ...rest } = body as { events: unknown };
