@@ -16,6 +16,7 @@ import {
   misspeltBatch,
   replyBodyOf,
 } from './errors.ts';
+import { SANDBOX_REASON } from './event-status.ts';
 
 const EXAMPLE_TS = 1795608000000; // 2026-11-25T12:00:00Z
 
@@ -367,8 +368,8 @@ export const statusSchema = {
             ...statusExample,
             sandbox: true,
             accepted: { ...statusExample.accepted, topic: 'tradewatch.sandbox.game-events', offset: 311 },
-            processed: { state: 'skipped', reason: 'sandbox events are never processed nor archived' },
-            archived: { state: 'skipped', reason: 'sandbox events are never processed nor archived' },
+            processed: { state: 'skipped', reason: SANDBOX_REASON },
+            archived: { state: 'skipped', reason: SANDBOX_REASON },
           },
         },
       },
