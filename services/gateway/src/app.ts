@@ -1,14 +1,14 @@
 // The HTTP API, built from its dependencies and not listening: main.ts listens, tests use
-// app.inject(). Owns routing, authentication, body reading, error replies and request logging;
-// what happens to accepted events is ingest.ts, where an event is event-status.ts, and what the
-// OpenAPI document says is openapi.ts.
+// app.inject(). Owns routing, authentication and request logging; body parsing and error replies
+// are plugins (plugins/). What happens to accepted events is ingest.ts, where an event is
+// event-status.ts, and what the OpenAPI document says is openapi.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginCallback,
-  type FastifyReply,
   type FastifyRequest,
+  type onRequestHookHandler,
 } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,19 +16,13 @@ import { Type } from '@sinclair/typebox';
 import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
 import { authenticate, type TokenEntry } from './auth.ts';
-import {
-  HttpError,
-  compressedBody,
-  eventNotFound,
-  misspeltBatch,
-  replyBodyOf,
-  toHttpError,
-} from './errors.ts';
+import { HttpError, eventNotFound, misspeltBatch } from './errors.ts';
 import { createEventStatusQuery } from './event-status.ts';
 import type { IngestMetrics } from './gateway-metrics.ts';
 import { createIngest, type Ingest } from './ingest.ts';
-import { isJsonMediaType, parseJsonBody } from './json-body.ts';
 import { documentOptions, ingestSchema, statusSchema } from './openapi.ts';
+import { bodyParsing, jsonBodyOf, refuseCompressedBody } from './plugins/body-parsing.ts';
+import { errorReplies } from './plugins/errors.ts';
 import type {
   AcceptedLedger,
   ArchiveLookup,
@@ -115,18 +109,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   app.decorateRequest('gameServerId', undefined);
   app.decorateRequest('eventCount', undefined);
 
-  // JSON in UTF-8 only: fastify's text/plain parser (and any other) is removed.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    try {
-      if (!isJsonMediaType(req.headers['content-type'])) {
-        throw new HttpError('unsupported_media_type');
-      }
-      done(null, parseJsonBody(body as Buffer));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  await app.register(bodyParsing);
 
   await app.register(swagger, documentOptions(deps.publicUrl ?? 'http://127.0.0.1:8080'));
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -162,20 +145,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     done();
   });
 
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const e = toHttpError(err, deps.maxBodyBytes);
-    if (e.status >= 500)
-      req.log[e.status === 500 ? 'error' : 'warn']({ err: e.cause ?? e, code: e.code }, 'request failed');
-    if (e.retryAfterSec !== undefined) void reply.header('retry-after', String(e.retryAfterSec));
-    if (e.status === 401) void reply.header('www-authenticate', 'Bearer');
-    return reply.status(e.status).send(replyBodyOf(e));
-  });
-
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .status(404)
-      .send({ error: 'not_found', message: `no route ${req.method} ${req.url.slice(0, 200)}` }),
-  );
+  await app.register(errorReplies, { maxBodyBytes: deps.maxBodyBytes });
 
   app.get(
     '/healthz',
@@ -240,6 +210,14 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
     if (req.caller === undefined) throw new HttpError('unauthorized');
     req.gameServerId = req.caller.gameServerId;
   };
+  const authenticated: onRequestHookHandler = (req, _reply, done) => {
+    try {
+      authenticateRequest(req);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  };
 
   app.post(
     '/v1/events',
@@ -248,25 +226,10 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       // The body is validated by validateIncomingEvent, which reports each event's index.
       validatorCompiler: () => (value: unknown) => ({ value }),
       serializerCompiler: () => serialize,
-      onRequest: (req, _reply, done) => {
-        try {
-          authenticateRequest(req);
-          // Also before the body is read: a compressed body would otherwise fail as bad UTF-8.
-          const encoding = req.headers['content-encoding'];
-          if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-            throw compressedBody(encoding);
-          }
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      },
+      onRequest: [authenticated, refuseCompressedBody],
     },
     async (req, reply) => {
-      if (req.body === undefined || !isJsonMediaType(req.headers['content-type'])) {
-        throw new HttpError('unsupported_media_type');
-      }
-      const rawEvents = eventsOf(req.body, deps.maxEventsPerRequest);
+      const rawEvents = eventsOf(jsonBodyOf(req), deps.maxEventsPerRequest);
       req.eventCount = rawEvents.length;
       const result = await ingest.accept(req.caller!, rawEvents, req.log);
       return reply.status(202).send(result);
@@ -280,14 +243,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       // The id is checked here, to answer with the API's error shape.
       validatorCompiler: () => (value: unknown) => ({ value }),
       serializerCompiler: () => serialize,
-      onRequest: (req, _reply, done) => {
-        try {
-          authenticateRequest(req);
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      },
+      onRequest: authenticated,
     },
     async (req) => {
       const { eventId } = req.params;
