@@ -1,32 +1,31 @@
 // The HTTP API, built from its dependencies and not listening: main.ts listens, tests use
-// app.inject(). Owns routing, authentication and request logging; body parsing and error replies
-// are plugins (plugins/). What happens to accepted events is ingest.ts, where an event is
-// event-status.ts, and what the OpenAPI document says is openapi.ts.
+// app.inject(). Owns the routes; who is calling, body parsing, the OpenAPI document, graceful
+// close, the request log and error replies are plugins (plugins/). What happens to accepted
+// events is ingest.ts, where an event is event-status.ts, and what the OpenAPI document says is
+// openapi.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginCallback,
-  type FastifyRequest,
-  type onRequestHookHandler,
 } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
-import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
-import { authenticate, type TokenEntry } from './auth.ts';
+import type { TokenEntry } from './auth.ts';
 import { HttpError, eventNotFound, misspeltBatch } from './errors.ts';
 import { createEventStatusQuery } from './event-status.ts';
 import type { IngestMetrics } from './gateway-metrics.ts';
 import { createIngest, type Ingest } from './ingest.ts';
-import { documentOptions, ingestSchema, statusSchema } from './openapi.ts';
+import { ingestSchema, statusSchema } from './openapi.ts';
+import { authenticateHook, bearerAuth } from './plugins/auth.ts';
 import { bodyParsing, jsonBodyOf, refuseCompressedBody } from './plugins/body-parsing.ts';
 import { errorReplies } from './plugins/errors.ts';
+import { gracefulClose } from './plugins/graceful-close.ts';
+import { openApiDocs } from './plugins/openapi-docs.ts';
+import { requestIdOf, requestLog } from './plugins/request-log.ts';
 import type {
   AcceptedLedger,
   ArchiveLookup,
-  Caller,
   EventPublisher,
   PipelineProgress,
   RateGate,
@@ -69,14 +68,6 @@ export interface GatewayDeps {
   metrics?: IngestMetrics;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller: Caller | undefined;
-    gameServerId: string | undefined;
-    eventCount: number | undefined;
-  }
-}
-
 const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The routes' response schemas document the replies (openapi.ts); replies are written as they are. */
@@ -91,12 +82,9 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   const app = Fastify({
     loggerInstance: httpLog,
     bodyLimit: deps.maxBodyBytes,
-    // One line per request is logged by the onResponse hook below, with the game server.
+    // One line per request is logged by the request-log plugin, with the game server.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
-    },
+    genReqId: requestIdOf,
     return503OnClosing: true,
     // Longer than any eventId (128), so that a bad one is refused by the route, in the API's words.
     routerOptions: { maxParamLength: 256 },
@@ -104,47 +92,12 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   // First: the request span must be open before any other hook runs.
   const tracing = deps.telemetry?.fastifyPlugin();
   if (tracing !== undefined) await app.register(tracing);
-  const httpMetrics = createHttpServerMetrics();
-  app.decorateRequest('caller', undefined);
-  app.decorateRequest('gameServerId', undefined);
-  app.decorateRequest('eventCount', undefined);
 
+  await app.register(bearerAuth, { tokens: deps.tokens });
   await app.register(bodyParsing);
-
-  await app.register(swagger, documentOptions(deps.publicUrl ?? 'http://127.0.0.1:8080'));
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
-  // While closing, every reply ends its connection: a keep-alive socket that was busy when close
-  // began would otherwise hold the server open until its idle timeout.
-  let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-  app.addHook('onRequest', (req, reply, done) => {
-    void reply.header('x-request-id', req.id);
-    done();
-  });
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
-    done(null, payload);
-  });
-  app.addHook('onResponse', (req, reply, done) => {
-    const fields = {
-      method: req.method,
-      url: req.routeOptions.url ?? 'unknown',
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-      gameServerId: req.gameServerId,
-      sandbox: req.caller?.mode === 'sandbox' ? true : undefined,
-      events: req.eventCount,
-    };
-    httpMetrics.record(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
-    if (req.routeOptions.url === '/v1/events') req.log.info(fields, 'request completed');
-    else req.log.debug(fields, 'request completed');
-    done();
-  });
-
+  await app.register(openApiDocs, { publicUrl: deps.publicUrl ?? 'http://127.0.0.1:8080' });
+  await app.register(gracefulClose, { drain: () => ingest.drain() });
+  await app.register(requestLog);
   await app.register(errorReplies, { maxBodyBytes: deps.maxBodyBytes });
 
   app.get(
@@ -205,19 +158,7 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   }
 
   // Before the body is read: an unauthenticated client costs no parsing.
-  const authenticateRequest = (req: FastifyRequest): void => {
-    req.caller = authenticate(deps.tokens, req.headers.authorization);
-    if (req.caller === undefined) throw new HttpError('unauthorized');
-    req.gameServerId = req.caller.gameServerId;
-  };
-  const authenticated: onRequestHookHandler = (req, _reply, done) => {
-    try {
-      authenticateRequest(req);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  };
+  const authenticated = authenticateHook(app);
 
   app.post(
     '/v1/events',
@@ -257,11 +198,6 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
       return found;
     },
   );
-
-  // After the server stopped taking requests: let publishes that outlived their request settle.
-  app.addHook('onClose', async () => {
-    await ingest.drain();
-  });
 
   return app;
 };
