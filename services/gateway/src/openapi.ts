@@ -52,6 +52,15 @@ jittered backoff. Never retry a 4xx other than 429: it will fail the same way.
 offset), whether the processors have applied it (and flagged it, with the alert id) or how far
 behind they are, and whether it is archived.`;
 
+/**
+ * The options of a route whose schema only documents it: the route checks its input itself (to
+ * name each problem in the API's words) and its replies are written as they are.
+ */
+export const documentationOnly = {
+  validatorCompiler: () => (value: unknown) => ({ value }),
+  serializerCompiler: () => (data: unknown) => JSON.stringify(data),
+};
+
 export const documentOptions = (publicUrl: string) => ({
   openapi: {
     openapi: '3.1.0',
