@@ -1,42 +1,40 @@
 // The HTTP API, built from its dependencies and not listening: main.ts listens, tests use
-// app.inject(). Owns routing, authentication, body reading, error replies and request logging;
-// what happens to accepted events is ingest.ts, where an event is event-status.ts, and what the
-// OpenAPI document says is openapi.ts.
+// app.inject(). A list of fastify plugins, one concern each, registered in this order: tracing,
+// who is calling (plugins/auth.ts), body parsing, the OpenAPI document, graceful close, the
+// request log, error replies, then the routes (routes/). What happens to accepted events is
+// ingest.ts, where an event is event-status.ts, and what the OpenAPI document says is openapi.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginCallback,
-  type FastifyReply,
-  type FastifyRequest,
 } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import { Type } from '@sinclair/typebox';
-import { createHttpServerMetrics } from '@tradewatch/shared/http-metrics';
 import type { Logger } from '@tradewatch/shared/logger';
-import { authenticate, type TokenEntry } from './auth.ts';
-import { HttpError, toHttpError } from './errors.ts';
+import type { TokenEntry } from './auth.ts';
 import { createEventStatusQuery } from './event-status.ts';
 import type { IngestMetrics } from './gateway-metrics.ts';
-import { createIngest, type Ingest } from './ingest.ts';
-import { isJsonMediaType, parseJsonBody } from './json-body.ts';
-import { documentOptions, ingestSchema, statusSchema } from './openapi.ts';
+import { createIngest } from './ingest.ts';
+import { bearerAuth } from './plugins/auth.ts';
+import { bodyParsing } from './plugins/body-parsing.ts';
+import { errorReplies } from './plugins/errors.ts';
+import { gracefulClose } from './plugins/graceful-close.ts';
+import { openApiDocs } from './plugins/openapi-docs.ts';
+import { requestIdOf, requestLog } from './plugins/request-log.ts';
 import type {
   AcceptedLedger,
   ArchiveLookup,
-  Caller,
   EventPublisher,
   PipelineProgress,
   RateGate,
   ReadinessCheck,
 } from './ports.ts';
+import { eventStatusRoute } from './routes/event-status-route.ts';
+import { healthRoutes } from './routes/health-routes.ts';
+import { ingestRoute } from './routes/ingest-route.ts';
+import { metricsRoute, type PrometheusMetrics } from './routes/metrics-route.ts';
 
 /** What the app needs of the process's telemetry (shared/src/telemetry.ts). */
-export interface AppTelemetry {
-  /** The body of `GET /metrics`, in the Prometheus text format. */
-  prometheusText(): Promise<string>;
-  readonly prometheusContentType: string;
+export interface AppTelemetry extends PrometheusMetrics {
   /** The plugin that opens a span per request; undefined when nothing is traced. */
   fastifyPlugin(): FastifyPluginCallback | undefined;
 }
@@ -68,34 +66,16 @@ export interface GatewayDeps {
   metrics?: IngestMetrics;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller: Caller | undefined;
-    gameServerId: string | undefined;
-    eventCount: number | undefined;
-  }
-}
-
-const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The routes' response schemas document the replies (openapi.ts); replies are written as they are. */
-const serialize = (data: unknown): string => JSON.stringify(data);
-
 export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
-  const now = deps.now ?? Date.now;
-  const readinessTimeoutMs = deps.readinessTimeoutMs ?? 2000;
-  const ingest: Ingest = createIngest({ ...deps, now });
+  const ingest = createIngest({ ...deps, now: deps.now ?? Date.now });
   const status = createEventStatusQuery({ ...deps, timeoutMs: deps.statusTimeoutMs ?? 2000 });
   const httpLog: FastifyBaseLogger = deps.logger.child({ module: 'http' });
   const app = Fastify({
     loggerInstance: httpLog,
     bodyLimit: deps.maxBodyBytes,
-    // One line per request is logged by the onResponse hook below, with the game server.
+    // One line per request is logged by the request-log plugin, with the game server.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
-    },
+    genReqId: requestIdOf,
     return503OnClosing: true,
     // Longer than any eventId (128), so that a bad one is refused by the route, in the API's words.
     routerOptions: { maxParamLength: 256 },
@@ -103,251 +83,20 @@ export const buildApp = async (deps: GatewayDeps): Promise<FastifyInstance> => {
   // First: the request span must be open before any other hook runs.
   const tracing = deps.telemetry?.fastifyPlugin();
   if (tracing !== undefined) await app.register(tracing);
-  const httpMetrics = createHttpServerMetrics();
-  app.decorateRequest('caller', undefined);
-  app.decorateRequest('gameServerId', undefined);
-  app.decorateRequest('eventCount', undefined);
 
-  // JSON in UTF-8 only: fastify's text/plain parser (and any other) is removed.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    try {
-      if (!isJsonMediaType(req.headers['content-type'])) {
-        throw new HttpError(
-          'unsupported_media_type',
-          'send the body as Content-Type: application/json (UTF-8)',
-        );
-      }
-      done(null, parseJsonBody(body as Buffer));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
+  await app.register(bearerAuth, { tokens: deps.tokens });
+  await app.register(bodyParsing);
+  await app.register(openApiDocs, { publicUrl: deps.publicUrl ?? 'http://127.0.0.1:8080' });
+  await app.register(gracefulClose, { drain: () => ingest.drain() });
+  await app.register(requestLog);
+  await app.register(errorReplies, { maxBodyBytes: deps.maxBodyBytes });
+
+  await app.register(healthRoutes, {
+    readiness: deps.readiness,
+    timeoutMs: deps.readinessTimeoutMs ?? 2000,
   });
-
-  await app.register(swagger, documentOptions(deps.publicUrl ?? 'http://127.0.0.1:8080'));
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
-  // While closing, every reply ends its connection: a keep-alive socket that was busy when close
-  // began would otherwise hold the server open until its idle timeout.
-  let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-  app.addHook('onRequest', (req, reply, done) => {
-    void reply.header('x-request-id', req.id);
-    done();
-  });
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
-    done(null, payload);
-  });
-  app.addHook('onResponse', (req, reply, done) => {
-    const fields = {
-      method: req.method,
-      url: req.routeOptions.url ?? 'unknown',
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-      gameServerId: req.gameServerId,
-      sandbox: req.caller?.mode === 'sandbox' ? true : undefined,
-      events: req.eventCount,
-    };
-    httpMetrics.record(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
-    if (req.routeOptions.url === '/v1/events') req.log.info(fields, 'request completed');
-    else req.log.debug(fields, 'request completed');
-    done();
-  });
-
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const e = toHttpError(err, deps.maxBodyBytes);
-    if (e.status >= 500)
-      req.log[e.status === 500 ? 'error' : 'warn']({ err: e.cause ?? e, code: e.code }, 'request failed');
-    if (e.retryAfterSec !== undefined) void reply.header('retry-after', String(e.retryAfterSec));
-    if (e.status === 401) void reply.header('www-authenticate', 'Bearer');
-    const body: Record<string, unknown> = { error: e.code, message: e.message };
-    if (e.details) body.details = e.details;
-    if (e.indexes) body.indexes = e.indexes;
-    return reply.status(e.status).send(body);
-  });
-
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .status(404)
-      .send({ error: 'not_found', message: `no route ${req.method} ${req.url.slice(0, 200)}` }),
-  );
-
-  app.get(
-    '/healthz',
-    {
-      schema: {
-        summary: 'Liveness: the process is up',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
-      },
-    },
-    () => ({ status: 'ok' as const }),
-  );
-
-  app.get(
-    '/readyz',
-    {
-      schema: {
-        summary: 'Readiness: Kafka and Redis answer',
-        response: {
-          200: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Type.String()) }),
-          503: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Type.String()) }),
-        },
-      },
-    },
-    async (_req, reply) => {
-      const results = await Promise.all(
-        deps.readiness.map(async (r) => {
-          let timer: NodeJS.Timeout | undefined;
-          try {
-            await Promise.race([
-              r.check(),
-              new Promise((_, reject) => {
-                timer = setTimeout(
-                  () => reject(new Error(`no answer within ${readinessTimeoutMs} ms`)),
-                  readinessTimeoutMs,
-                );
-              }),
-            ]);
-            return [r.name, 'ok'] as const;
-          } catch (err) {
-            return [r.name, (err as Error).message] as const;
-          } finally {
-            clearTimeout(timer);
-          }
-        }),
-      );
-      const ready = results.every(([, s]) => s === 'ok');
-      return reply.status(ready ? 200 : 503).send({ ready, checks: Object.fromEntries(results) });
-    },
-  );
-
-  const telemetry = deps.telemetry;
-  if (telemetry !== undefined) {
-    // Unauthenticated, like the health checks: for the Prometheus of the operator's network.
-    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-      reply.type(telemetry.prometheusContentType).send(await telemetry.prometheusText()),
-    );
-  }
-
-  // Before the body is read: an unauthenticated client costs no parsing.
-  const authenticateRequest = (req: FastifyRequest): void => {
-    req.caller = authenticate(deps.tokens, req.headers.authorization);
-    if (req.caller === undefined) throw new HttpError('unauthorized', 'missing or unknown bearer token');
-    req.gameServerId = req.caller.gameServerId;
-  };
-
-  app.post(
-    '/v1/events',
-    {
-      schema: ingestSchema(deps.maxEventsPerRequest),
-      // The body is validated by validateIncomingEvent, which reports each event's index.
-      validatorCompiler: () => (value: unknown) => ({ value }),
-      serializerCompiler: () => serialize,
-      onRequest: (req, _reply, done) => {
-        try {
-          authenticateRequest(req);
-          // Also before the body is read: a compressed body would otherwise fail as bad UTF-8.
-          const encoding = req.headers['content-encoding'];
-          if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-            throw new HttpError(
-              'unsupported_media_type',
-              `compressed bodies are not accepted (Content-Encoding: ${encoding.slice(0, 40)}); send identity-encoded JSON`,
-            );
-          }
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      },
-    },
-    async (req, reply) => {
-      if (req.body === undefined || !isJsonMediaType(req.headers['content-type'])) {
-        throw new HttpError(
-          'unsupported_media_type',
-          'send the body as Content-Type: application/json (UTF-8)',
-        );
-      }
-      const rawEvents = eventsOf(req.body, deps.maxEventsPerRequest);
-      req.eventCount = rawEvents.length;
-      const result = await ingest.accept(req.caller!, rawEvents, req.log);
-      return reply.status(202).send(result);
-    },
-  );
-
-  app.get<{ Params: { eventId: string } }>(
-    '/v1/events/:eventId',
-    {
-      schema: statusSchema,
-      // The id is checked here, to answer with the API's error shape.
-      validatorCompiler: () => (value: unknown) => ({ value }),
-      serializerCompiler: () => serialize,
-      onRequest: (req, _reply, done) => {
-        try {
-          authenticateRequest(req);
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      },
-    },
-    async (req) => {
-      const { eventId } = req.params;
-      if (!EVENT_ID.test(eventId)) {
-        throw new HttpError('invalid_event_id', 'an eventId is 1-128 characters of A-Z a-z 0-9 . _ : -');
-      }
-      const found = await status.lookup(req.caller!, eventId);
-      if (found === undefined) {
-        throw new HttpError(
-          'not_found',
-          `no accepted event ${eventId} of this game server in the idempotency window`,
-        );
-      }
-      return found;
-    },
-  );
-
-  // After the server stopped taking requests: let publishes that outlived their request settle.
-  app.addHook('onClose', async () => {
-    await ingest.drain();
-  });
-
+  if (deps.telemetry !== undefined) await app.register(metricsRoute, { telemetry: deps.telemetry });
+  await app.register(ingestRoute, { ingest, maxEventsPerRequest: deps.maxEventsPerRequest });
+  await app.register(eventStatusRoute, { status });
   return app;
-};
-
-/** The events of a request body: one event, or `{"events": [...]}`. */
-const eventsOf = (body: unknown, max: number): unknown[] => {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError('invalid_body', 'the body must be one event object or {"events": [...]}');
-  }
-  if (!Object.hasOwn(body, 'events')) {
-    // No field of an event is an array: an array in an object without a type is a misspelt
-    // batch ({"event": [...]}), better named as such than validated as one event without a type.
-    const arrays = Object.hasOwn(body, 'type')
-      ? []
-      : Object.entries(body).filter(([, v]) => Array.isArray(v));
-    if (arrays.length > 0) {
-      const names = arrays.map(([k]) => JSON.stringify(k.slice(0, 40))).slice(0, 5);
-      throw new HttpError(
-        'invalid_body',
-        `unexpected field ${names.join(', ')} (an array): a batch is {"events": [...]}`,
-      );
-    }
-    return [body];
-  }
-  const { events, ...rest } = body as { events: unknown };
-  const extra = Object.keys(rest);
-  if (extra.length > 0) {
-    throw new HttpError(
-      'invalid_body',
-      `unexpected field(s) beside "events": ${extra.slice(0, 10).join(', ')}`,
-    );
-  }
-  if (!Array.isArray(events) || events.length === 0 || events.length > max) {
-    throw new HttpError('invalid_body', `"events" must be an array of 1 to ${max} events`);
-  }
-  return events;
 };

@@ -61,7 +61,8 @@ export interface EventStatusQuery {
   lookup(caller: Caller, eventId: string): Promise<EventStatus | undefined>;
 }
 
-const SANDBOX_REASON = 'sandbox events are never processed nor archived';
+/** The `reason` of a sandbox event's skipped stages (the OpenAPI example shows it too). */
+export const SANDBOX_REASON = 'sandbox events are never processed nor archived';
 
 const within = async <T>(what: string, ms: number, work: () => Promise<T>): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;

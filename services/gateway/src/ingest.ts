@@ -4,7 +4,7 @@
 // crash windows each step covers are listed in idempotency.ts.
 import { randomUUID } from 'node:crypto';
 import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
-import { HttpError, type EventFieldError } from './errors.ts';
+import { HttpError, eventIdConflict, invalidEvents, type EventFieldError } from './errors.ts';
 import { createGatewayMetrics, type IngestMetrics } from './gateway-metrics.ts';
 import { eventFingerprint } from './idempotency.ts';
 import type {
@@ -75,13 +75,7 @@ const validateAll = (
   });
   if (details.length > 0) {
     const invalid = new Set(details.map((d) => d.index)).size;
-    throw new HttpError(
-      'invalid_events',
-      `${invalid} of ${rawEvents.length} event(s) invalid; nothing was published`,
-      {
-        details: details.slice(0, MAX_DETAILS),
-      },
-    );
+    throw invalidEvents(invalid, rawEvents.length, details.slice(0, MAX_DETAILS));
   }
   return events;
 };
@@ -208,9 +202,7 @@ export const createIngest = (deps: IngestDeps): Ingest => {
       );
       if (!rate.allowed) {
         metrics.rateLimited(mode, events.length);
-        throw new HttpError('rate_limited', 'rate limit of this game server exceeded', {
-          retryAfterSec: rate.retryAfterSec,
-        });
+        throw new HttpError('rate_limited', undefined, { retryAfterSec: rate.retryAfterSec });
       }
 
       // The first occurrence of an eventId in the request is the one that counts.
@@ -243,18 +235,8 @@ export const createIngest = (deps: IngestDeps): Ingest => {
           fresh.map((e) => e.eventId),
           owner,
         );
-        if (conflicts.length > 0) {
-          throw new HttpError(
-            'event_id_conflict',
-            `${conflicts.length} event(s) reuse an eventId already accepted (or earlier in this request) ` +
-              'with different content; nothing was published',
-            { indexes: conflicts },
-          );
-        }
-        throw new HttpError(
-          'in_progress',
-          'some of these events are being published by another request; retry',
-        );
+        if (conflicts.length > 0) throw eventIdConflict(conflicts);
+        throw new HttpError('in_progress');
       }
 
       if (fresh.length > 0) {

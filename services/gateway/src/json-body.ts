@@ -1,6 +1,6 @@
 // Reading request bodies: the only accepted media type is JSON in UTF-8, and its nesting depth is
 // bounded before anything walks the parsed value. Pure: no I/O.
-import { HttpError } from './errors.ts';
+import { HttpError, malformedJson } from './errors.ts';
 
 /**
  * An event is an object of scalars, a batch is `{"events": [ {…} ]}`: depth 3. Deeper input is
@@ -43,7 +43,7 @@ export const parseJsonBody = (body: Buffer): unknown => {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError('malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
+    throw malformedJson((err as Error).message);
   }
   if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     throw new HttpError('invalid_body', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);

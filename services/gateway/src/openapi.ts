@@ -2,8 +2,21 @@
 // describe the API (app.ts validates bodies itself, with shared/src/events.ts, so that every
 // problem is reported with its event index); each request and each error has an example, and
 // the guarantees — all or nothing, idempotency, ordering, sandbox — are written out once, here.
+// The error examples are errors the API throws, made by the registry (errors.ts).
 import { Type, type TSchema } from '@sinclair/typebox';
 import { IncomingEventSchema } from '@tradewatch/shared/events';
+import {
+  HttpError,
+  bodyTooLarge,
+  compressedBody,
+  eventIdConflict,
+  eventNotFound,
+  invalidEvents,
+  malformedJson,
+  misspeltBatch,
+  replyBodyOf,
+} from './errors.ts';
+import { SANDBOX_REASON } from './event-status.ts';
 
 const EXAMPLE_TS = 1795608000000; // 2026-11-25T12:00:00Z
 
@@ -38,6 +51,15 @@ jittered backoff. Never retry a 4xx other than 429: it will fail the same way.
 **Where is my event?** \`GET /v1/events/{eventId}\` says when it was accepted and where (partition,
 offset), whether the processors have applied it (and flagged it, with the alert id) or how far
 behind they are, and whether it is archived.`;
+
+/**
+ * The options of a route whose schema only documents it: the route checks its input itself (to
+ * name each problem in the API's words) and its replies are written as they are.
+ */
+export const documentationOnly = {
+  validatorCompiler: () => (value: unknown) => ({ value }),
+  serializerCompiler: () => (data: unknown) => JSON.stringify(data),
+};
 
 export const documentOptions = (publicUrl: string) => ({
   openapi: {
@@ -82,10 +104,7 @@ const error = (
   description,
   ...(headers ? { headers: RetryAfter } : {}),
 });
-const errorExample = (summary: string, code: string, message: string, extra: object = {}) => ({
-  summary,
-  value: { error: code, message, ...extra },
-});
+const errorExample = (summary: string, e: HttpError) => ({ summary, value: replyBodyOf(e) });
 
 const loginExample = {
   eventId: 'gs-eu-1:login:8812',
@@ -115,10 +134,10 @@ const EventFieldError = Type.Object({
 });
 
 const unauthorized = error('unauthorized: missing, unknown or malformed bearer token', {
-  unauthorized: errorExample('no or unknown token', 'unauthorized', 'missing or unknown bearer token'),
+  unauthorized: errorExample('no or unknown token', new HttpError('unauthorized')),
 });
 const internal = error('internal: a bug, or a non-retriable Kafka error; logged with the request id', {
-  internal: errorExample('internal error', 'internal', 'internal error'),
+  internal: errorExample('internal error', new HttpError('internal')),
 });
 const unavailable503 = (what: string, examples: Examples) => error(what, examples, {}, true);
 
@@ -175,31 +194,19 @@ export const ingestSchema = (maxEventsPerRequest: number) => ({
       {
         invalid_events: errorExample(
           'two events invalid',
-          'invalid_events',
-          '2 of 3 event(s) invalid; nothing was published',
-          {
-            details: [
-              { index: 0, path: '/amout', message: 'Unexpected property' },
-              {
-                index: 2,
-                path: '/ts',
-                message:
-                  'Expected a time between 2000-01-01T00:00:00Z and 24 hours after the server clock: ' +
-                  '1795608000 looks like epoch seconds; send milliseconds (1795608000000)',
-              },
-            ],
-          },
+          invalidEvents(2, 3, [
+            { index: 0, path: '/amout', message: 'Unexpected property' },
+            {
+              index: 2,
+              path: '/ts',
+              message:
+                'Expected a time between 2000-01-01T00:00:00Z and 24 hours after the server clock: ' +
+                '1795608000 looks like epoch seconds; send milliseconds (1795608000000)',
+            },
+          ]),
         ),
-        malformed_json: errorExample(
-          'not JSON',
-          'malformed_json',
-          'the body is not valid JSON: Unexpected end of JSON input',
-        ),
-        invalid_body: errorExample(
-          'a typo of the batch wrapper',
-          'invalid_body',
-          'unexpected field "event" (an array): a batch is {"events": [...]}',
-        ),
+        malformed_json: errorExample('not JSON', malformedJson('Unexpected end of JSON input')),
+        invalid_body: errorExample('a typo of the batch wrapper', misspeltBatch(['event'])),
       },
       { details: Type.Optional(Type.Array(EventFieldError, { maxItems: 100 })) },
     ),
@@ -207,12 +214,7 @@ export const ingestSchema = (maxEventsPerRequest: number) => ({
     409: error(
       'event_id_conflict: an eventId already accepted (or earlier in the request) with different content; nothing published',
       {
-        event_id_conflict: errorExample(
-          'an eventId reused for another amount',
-          'event_id_conflict',
-          '1 event(s) reuse an eventId already accepted (or earlier in this request) with different content; nothing was published',
-          { indexes: [1] },
-        ),
+        event_id_conflict: errorExample('an eventId reused for another amount', eventIdConflict([1])),
       },
       {
         indexes: Type.Array(Type.Integer({ minimum: 0 }), {
@@ -221,24 +223,16 @@ export const ingestSchema = (maxEventsPerRequest: number) => ({
       },
     ),
     413: error('body_too_large: split the batch', {
-      body_too_large: errorExample('over 1 MiB', 'body_too_large', 'the body exceeds 1048576 bytes'),
+      body_too_large: errorExample('over 1 MiB', bodyTooLarge(1048576)),
     }),
     415: error('unsupported_media_type: not application/json in UTF-8, or compressed', {
-      compressed: errorExample(
-        'Content-Encoding: gzip',
-        'unsupported_media_type',
-        'compressed bodies are not accepted (Content-Encoding: gzip); send identity-encoded JSON',
-      ),
-      media_type: errorExample(
-        'Content-Type: text/plain',
-        'unsupported_media_type',
-        'send the body as Content-Type: application/json (UTF-8)',
-      ),
+      compressed: errorExample('Content-Encoding: gzip', compressedBody('gzip')),
+      media_type: errorExample('Content-Type: text/plain', new HttpError('unsupported_media_type')),
     }),
     429: error(
       'rate_limited: the game server exceeded its events per second; retry after Retry-After',
       {
-        rate_limited: errorExample('over budget', 'rate_limited', 'rate limit of this game server exceeded'),
+        rate_limited: errorExample('over budget', new HttpError('rate_limited')),
       },
       {},
       true,
@@ -247,11 +241,10 @@ export const ingestSchema = (maxEventsPerRequest: number) => ({
     503: unavailable503(
       'unavailable (Kafka or Redis) or in_progress (the same eventId in flight); retry after Retry-After',
       {
-        unavailable: errorExample('Kafka down', 'unavailable', 'a dependency is unavailable; retry shortly'),
+        unavailable: errorExample('Kafka down', new HttpError('unavailable')),
         in_progress: errorExample(
           'your earlier attempt is still being published',
-          'in_progress',
-          'some of these events are being published by another request; retry',
+          new HttpError('in_progress'),
         ),
       },
     ),
@@ -384,30 +377,22 @@ export const statusSchema = {
             ...statusExample,
             sandbox: true,
             accepted: { ...statusExample.accepted, topic: 'tradewatch.sandbox.game-events', offset: 311 },
-            processed: { state: 'skipped', reason: 'sandbox events are never processed nor archived' },
-            archived: { state: 'skipped', reason: 'sandbox events are never processed nor archived' },
+            processed: { state: 'skipped', reason: SANDBOX_REASON },
+            archived: { state: 'skipped', reason: SANDBOX_REASON },
           },
         },
       },
     ),
     400: error('invalid_event_id: not a possible eventId', {
-      invalid_event_id: errorExample(
-        'a space in the id',
-        'invalid_event_id',
-        'an eventId is 1-128 characters of A-Z a-z 0-9 . _ : -',
-      ),
+      invalid_event_id: errorExample('a space in the id', new HttpError('invalid_event_id')),
     }),
     401: unauthorized,
     404: error('not_found: no event of this game server with this id was accepted in the last 24 h', {
-      not_found: errorExample(
-        'unknown id',
-        'not_found',
-        'no accepted event gs-eu-1:trade:9912 of this game server in the idempotency window',
-      ),
+      not_found: errorExample('unknown id', eventNotFound('gs-eu-1:trade:9912')),
     }),
     500: internal,
     503: unavailable503('unavailable: Redis (the ledger) does not answer; retry after Retry-After', {
-      unavailable: errorExample('Redis down', 'unavailable', 'a dependency is unavailable; retry shortly'),
+      unavailable: errorExample('Redis down', new HttpError('unavailable')),
     }),
   },
 };

@@ -1,10 +1,13 @@
 // The OpenAPI document as a reference: a server to call, an example for every request and every
 // reply, the ts union spelled out, the guarantees written down — and every example true: request
-// examples are accepted, error examples carry a code the API answers with that status.
+// examples are accepted, error examples carry a code the API answers with that status, and each
+// is, body and message included, what the API answers to a request that makes that error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { TradewatchError } from '@tradewatch/shared/errors';
 import { HTTP_ERRORS } from '../src/errors.ts';
-import { JSON_HEADERS, NOW, buildTestApp } from './support/memory-ports.ts';
+import { JSON_HEADERS, NOW, buildTestApp, login, trade } from './support/memory-ports.ts';
 
 interface Media {
   schema: Record<string, unknown>;
@@ -112,10 +115,97 @@ test('each error example carries a code that the API answers with that status', 
         if (Number(status) < 400) continue;
         for (const example of examplesOf(reply.content?.['application/json'])) {
           const { error, message } = example as { error: keyof typeof HTTP_ERRORS; message: string };
-          assert.equal(HTTP_ERRORS[error], Number(status), `${method} ${path} ${status}: ${error}`);
+          assert.equal(HTTP_ERRORS[error].status, Number(status), `${method} ${path} ${status}: ${error}`);
           assert.equal(typeof message, 'string');
         }
       }
     }
   }
+});
+
+type Reply = Awaited<ReturnType<typeof app.inject>>;
+type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
+const sendEvents = (t: TestApp, payload: string | Buffer, headers: Record<string, string> = JSON_HEADERS) =>
+  t.app.inject({ method: 'POST', url: '/v1/events', headers, payload });
+const askStatus = (t: TestApp, eventId: string, headers: Record<string, string> = JSON_HEADERS) =>
+  t.app.inject({ method: 'GET', url: `/v1/events/${encodeURIComponent(eventId)}`, headers });
+const down = new TradewatchError('KAFKA_ERROR', 'broker down', { retriable: true });
+const bug = new TradewatchError('KAFKA_ERROR', 'MESSAGE_TOO_LARGE');
+const example = trade('x');
+
+/** For each error example of the document, a request that the API answers with it. */
+const SCENARIOS: Record<string, (t: TestApp) => Promise<Reply>> = {
+  'POST /v1/events 400 invalid_events': (t) =>
+    sendEvents(
+      t,
+      JSON.stringify({
+        events: [login(1, { amout: 5 }), trade(2), trade(3, { ts: Math.floor(NOW / 1000) })],
+      }),
+    ),
+  'POST /v1/events 400 malformed_json': (t) => sendEvents(t, '{"eventId": '),
+  'POST /v1/events 400 invalid_body': (t) => sendEvents(t, JSON.stringify({ event: [example] })),
+  'POST /v1/events 401 unauthorized': (t) =>
+    sendEvents(t, JSON.stringify(example), { 'content-type': 'application/json' }),
+  'POST /v1/events 409 event_id_conflict': async (t) => {
+    await sendEvents(t, JSON.stringify(example));
+    return sendEvents(t, JSON.stringify({ events: [trade('y'), { ...example, amount: 11 }] }));
+  },
+  'POST /v1/events 413 body_too_large': (t) => sendEvents(t, ' '.repeat(1024 * 1024 + 1)),
+  'POST /v1/events 415 compressed': (t) =>
+    sendEvents(t, gzipSync(JSON.stringify(example)), { ...JSON_HEADERS, 'content-encoding': 'gzip' }),
+  'POST /v1/events 415 media_type': (t) =>
+    sendEvents(t, JSON.stringify(example), { ...JSON_HEADERS, 'content-type': 'text/plain' }),
+  'POST /v1/events 429 rate_limited': (t) => {
+    t.rateGate.limit = 0;
+    return sendEvents(t, JSON.stringify(example));
+  },
+  'POST /v1/events 500 internal': (t) => {
+    t.publisher.failWith = bug;
+    return sendEvents(t, JSON.stringify(example));
+  },
+  'POST /v1/events 503 unavailable': (t) => {
+    t.publisher.failWith = down;
+    return sendEvents(t, JSON.stringify(example));
+  },
+  'POST /v1/events 503 in_progress': async (t) => {
+    await t.ledger.claim('live', [{ eventId: example.eventId, fingerprint: 'f' }], 'another request', 30_000);
+    return sendEvents(t, JSON.stringify(example));
+  },
+  'GET /v1/events/{eventId} 400 invalid_event_id': (t) => askStatus(t, 'gs-eu-1:trade 9911'),
+  'GET /v1/events/{eventId} 401 unauthorized': (t) => askStatus(t, 'gs-eu-1:trade:9911', {}),
+  'GET /v1/events/{eventId} 404 not_found': (t) => askStatus(t, 'gs-eu-1:trade:9912'),
+  'GET /v1/events/{eventId} 500 internal': (t) => {
+    t.ledger.failWith = bug;
+    return askStatus(t, 'gs-eu-1:trade:9911');
+  },
+  'GET /v1/events/{eventId} 503 unavailable': (t) => {
+    t.ledger.failWith = down;
+    return askStatus(t, 'gs-eu-1:trade:9911');
+  },
+};
+
+test('each error example is the reply the API gives: its status and its body, message included', async () => {
+  const seen: string[] = [];
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      for (const [status, reply] of Object.entries(op.responses)) {
+        if (Number(status) < 400) continue;
+        const media = reply.content?.['application/json'];
+        for (const [name, { value }] of Object.entries(media?.examples ?? {})) {
+          const key = `${method.toUpperCase()} ${path} ${status} ${name}`;
+          seen.push(key);
+          const scenario = SCENARIOS[key];
+          assert.ok(scenario, `${key}: no request in this test produces it`);
+          const res = await scenario(await buildTestApp({ now: () => NOW + 3_600_000 }));
+          assert.equal(res.statusCode, Number(status), `${key}: ${res.body}`);
+          assert.deepEqual(res.json(), value, key);
+        }
+      }
+    }
+  }
+  assert.deepEqual(
+    seen.sort(),
+    Object.keys(SCENARIOS).sort(),
+    'every scenario is an example of the document',
+  );
 });
