@@ -45,7 +45,7 @@ import {
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { KafkaAdmin, KafkaClient, OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
 import { createLogger } from '@tradewatch/shared/logger';
-import { labelsTopicSpec } from '@tradewatch/shared/labels';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
 import {
   clickhouse,
@@ -902,7 +902,7 @@ async function runBench(): Promise<void> {
         { topic: names.pageAlerts, partitions: cfg.partitions },
         { topic: names.events, partitions: cfg.partitions },
         { topic: names.deadLetters, partitions: 1 },
-        labelsTopicSpec(names.labels),
+        ...topicSpecs({ labels: names.labels }),
       ]),
     );
     // The archive's tables, by the sink's own migrations.

@@ -14,6 +14,7 @@ import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { ConsumedRecord, KafkaClient } from '@tradewatch/shared/kafka-port';
 import { createLogger } from '@tradewatch/shared/logger';
 import { formatAudit, reconcile, type TopicAlert, type TopicEvent } from '@tradewatch/shared/loss-audit';
+import { DEFAULT_ALERTS_TOPIC, DEFAULT_EVENTS_TOPIC } from '@tradewatch/shared/topology';
 // The gateway's own Redis adapter: the counts are the gateway's record.
 import { createRedis } from '../services/gateway/src/redis.ts';
 
@@ -44,8 +45,8 @@ if (!isSqlIdentifier(database))
   r.problem(`CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be letters, digits and _`);
 const config = r.finish('audit', {
   kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
-  eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
-  alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+  eventsTopic: r.string('EVENTS_TOPIC', DEFAULT_EVENTS_TOPIC),
+  alertsTopic: r.string('ALERTS_TOPIC', DEFAULT_ALERTS_TOPIC),
   processorGroupId: r.string('PROCESSOR_GROUP_ID', 'tradewatch-processor'),
   sinkGroupId: r.string('SINK_GROUP_ID', 'tradewatch-sink'),
   clickhouseUrl: r.url('CLICKHOUSE_URL', 'http://127.0.0.1:8123', ['http:', 'https:']),

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
-import { DEFAULT_LABELS_TOPIC, labelsTopicSpec } from '@tradewatch/shared/labels';
+import { DEFAULT_LABELS_TOPIC, topicSpecs } from '@tradewatch/shared/topology';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data');
@@ -122,7 +122,7 @@ const createTopics = () =>
         partitions: eventsPartitions,
         config: { 'retention.ms': String(30 * 24 * 3600 * 1000) },
       },
-      labelsTopicSpec(env.LABELS_TOPIC ?? DEFAULT_LABELS_TOPIC),
+      ...topicSpecs({ labels: env.LABELS_TOPIC ?? DEFAULT_LABELS_TOPIC }),
     ]),
   );
 

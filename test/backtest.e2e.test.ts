@@ -10,7 +10,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import { encodeRule, rulesTopicSpec, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
+import { encodeRule, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import { referenceRuleAlerts } from './support/reference-rule.ts';
 import { generateWorkload } from './support/workload.ts';
 import {
@@ -75,7 +76,7 @@ test('a backtest of the active version reproduces the archived alerts of its win
     { topic: env.EVENTS_TOPIC, partitions: 3 },
     { topic: env.ALERTS_TOPIC, partitions: 3 },
     { topic: env.SHADOW_ALERTS_TOPIC, partitions: 3 },
-    rulesTopicSpec(env.RULES_TOPIC),
+    ...topicSpecs({ rules: env.RULES_TOPIC }),
   ]);
   const events = generateWorkload({
     users: 250,

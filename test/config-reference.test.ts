@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as topology from '@tradewatch/shared/topology';
 import { ROOT } from './support/harness.ts';
 
 const sources = (): { file: string; text: string }[] => {
@@ -25,9 +26,20 @@ const sources = (): { file: string; text: string }[] => {
   });
 };
 
-/** The value of a default written as a literal: a number (or a product of numbers), a string, a boolean. */
+/** Defaults the config modules share by name: the topology's topic names (DEFAULT_EVENTS_TOPIC, ...). */
+const NAMED = new Map<string, string>(
+  Object.entries(topology).flatMap(([name, value]: [string, unknown]) =>
+    typeof value === 'string' ? [[name, value] as const] : [],
+  ),
+);
+
+/**
+ * The value of a default written as a literal (a number or a product of numbers, a string, a
+ * boolean) or as one of the shared named defaults.
+ */
 const literal = (expr: string): string | undefined => {
   const e = expr.trim();
+  if (NAMED.has(e)) return NAMED.get(e);
   if (/^\d+(\s*\*\s*\d+)*$/.test(e)) return String(e.split('*').reduce((p, n) => p * Number(n), 1));
   const quoted = /^'([^'\\]*)'$/.exec(e) ?? /^"([^"\\]*)"$/.exec(e);
   if (quoted !== null) return quoted[1];

@@ -59,12 +59,3 @@ export const currentLabel = (labels: readonly AlertLabel[]): AlertLabel | undefi
  */
 export const precisionOf = (confirmed: number, falsePositive: number): number | null =>
   confirmed + falsePositive === 0 ? null : confirmed / (confirmed + falsePositive);
-
-/** The labels topic's default name and shape; the dashboard writes it, the sink archives it. */
-export const DEFAULT_LABELS_TOPIC = 'alert-labels';
-export const labelsTopicSpec = (topic: string) => ({
-  topic,
-  partitions: 3,
-  // Labels are the analysts' record: kept, never compacted away (history is part of the contract).
-  config: { 'retention.ms': '-1' },
-});

@@ -366,20 +366,6 @@ export const decodeRuleRecord = (key: Buffer | string | null, value: Buffer | st
   return checked;
 };
 
-/** The rules topic: one partition (one order every reader agrees on), compacted by rule id. */
-export const DEFAULT_RULES_TOPIC = 'rules';
-export const DEFAULT_SHADOW_ALERTS_TOPIC = 'alerts.shadow';
-export const rulesTopicSpec = (topic: string) => ({
-  topic,
-  partitions: 1,
-  config: {
-    'cleanup.policy': 'compact',
-    // Compaction keeps only a key's newest record; event-time application needs the older
-    // versions too (a shadow version must not hide the active one), so a version stays a year.
-    'min.compaction.lag.ms': String(365 * 24 * 3600 * 1000),
-  },
-});
-
 /** What applies to one event: the active version (if the rule is not disabled) and a shadow one. */
 export interface Applicable {
   active: RuleDefinition | undefined;

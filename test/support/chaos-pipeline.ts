@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
-import { rulesTopicSpec } from '@tradewatch/shared/rules';
 import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { KafkaClient, PartitionReader, TopicSpec } from '@tradewatch/shared/kafka-port';
 import { createLogger } from '@tradewatch/shared/logger';
+import { TOPOLOGY } from '@tradewatch/shared/topology';
 import { TrafficGenerator } from '../../services/simulator/src/traffic-generator.ts';
 import {
   freePort,
@@ -117,7 +117,7 @@ export const startChaosPipeline = async (
       topic: topics.rules,
       partitions: 1,
       replicationFactor: 3,
-      config: { ...rulesTopicSpec(topics.rules).config, 'min.insync.replicas': '2' },
+      config: { ...TOPOLOGY.rules.config, 'min.insync.replicas': '2' },
     },
     {
       topic: topics.changelog,

@@ -4,8 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
-import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
-import { DEFAULT_RULES_TOPIC } from '@tradewatch/shared/rules';
+import {
+  DEFAULT_ALERTS_TOPIC,
+  DEFAULT_EVENTS_TOPIC,
+  DEFAULT_LABELS_TOPIC,
+  DEFAULT_RULES_TOPIC,
+} from '@tradewatch/shared/topology';
 import { DEMO_USERS, parseUsers, type DeskUser } from './users.ts';
 
 export interface DashboardConfig {
@@ -74,8 +78,8 @@ export const loadDashboardConfig = (env: Env): Readonly<DashboardConfig> => {
     host: r.string('DASHBOARD_HOST', '127.0.0.1'),
     port: r.int('DASHBOARD_PORT', 8081, { min: 0, max: 65535 }),
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
-    eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
-    alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+    eventsTopic: r.string('EVENTS_TOPIC', DEFAULT_EVENTS_TOPIC),
+    alertsTopic: r.string('ALERTS_TOPIC', DEFAULT_ALERTS_TOPIC),
     labelsTopic: r.string('LABELS_TOPIC', DEFAULT_LABELS_TOPIC),
     rulesTopic: r.string('RULES_TOPIC', DEFAULT_RULES_TOPIC),
     processorGroupId: r.string('PROCESSOR_GROUP_ID', 'tradewatch-processor'),

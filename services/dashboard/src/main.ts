@@ -4,12 +4,12 @@
 import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
-import { labelsTopicSpec } from '@tradewatch/shared/labels';
 import { runBacktest } from '@tradewatch/shared/backtest-archive';
 import { RuleFeed } from '@tradewatch/shared/rule-feed';
-import { RuleBook, rulesTopicSpec } from '@tradewatch/shared/rules';
+import { RuleBook } from '@tradewatch/shared/rules';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
 import { startTelemetry } from '@tradewatch/shared/telemetry';
+import { ensureTopology } from '@tradewatch/shared/topology';
 import { loadDashboardConfig } from './config.ts';
 import { startAlertFeed } from './alert-feed.ts';
 import { BacktestJobs } from './backtest-jobs.ts';
@@ -41,7 +41,7 @@ try {
   if (config.sessionSecretGenerated) {
     log.info('DASHBOARD_SESSION_SECRET is not set: sessions end when this process stops');
   }
-  await admin.ensureTopics([labelsTopicSpec(config.labelsTopic), rulesTopicSpec(config.rulesTopic)]);
+  await ensureTopology(admin, { labels: config.labelsTopic, rules: config.rulesTopic });
   const ruleFeed = new RuleFeed(
     {
       reader: kafka.partitionReader({ maxWaitMs: 100 }),

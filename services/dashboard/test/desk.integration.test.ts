@@ -10,7 +10,8 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { deriveAlertId, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import { createClickHouse, runStatement, sqlIdentifier } from '@tradewatch/shared/clickhouse';
-import { labelsTopicSpec, type AlertLabel } from '@tradewatch/shared/labels';
+import type { AlertLabel } from '@tradewatch/shared/labels';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import {
   CLICKHOUSE_URL,
   BROKERS,
@@ -66,7 +67,7 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
     admin.ensureTopics([
       { topic: names.events, partitions: PARTITIONS },
       { topic: names.alerts, partitions: PARTITIONS },
-      labelsTopicSpec(names.labels),
+      ...topicSpecs({ labels: names.labels }),
     ]),
   );
   const ch = createClickHouse({ url: CLICKHOUSE_URL, application: 'it-desk' });

@@ -5,13 +5,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { RuleFeed } from '@tradewatch/shared/rule-feed';
-import {
-  decodeRuleRecord,
-  nextRuleVersion,
-  RuleBook,
-  RuleInvalidError,
-  rulesTopicSpec,
-} from '@tradewatch/shared/rules';
+import { decodeRuleRecord, nextRuleVersion, RuleBook, RuleInvalidError } from '@tradewatch/shared/rules';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import { KafkaRuleRegistry } from '../src/rule-registry.ts';
 import {
   createTestTopics,
@@ -59,7 +54,7 @@ const topicVersions = async (n: number) =>
   });
 
 test('seed once, changes read back, refusals write nothing, a race for a version is a conflict', async () => {
-  await createTestTopics(kafka, [rulesTopicSpec(topic)]);
+  await createTestTopics(kafka, topicSpecs({ rules: topic }));
   const a = await registry();
   await a.seed();
   await a.seed();

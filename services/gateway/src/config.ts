@@ -2,6 +2,7 @@
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { COMPRESSIONS, type Compression } from '@tradewatch/shared/kafka-port';
+import { DEFAULT_ALERTS_TOPIC, DEFAULT_EVENTS_TOPIC, defaultSandboxTopic } from '@tradewatch/shared/topology';
 import { parseTokens, type TokenEntry } from './auth.ts';
 
 export interface GatewayConfig {
@@ -84,7 +85,7 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
   const reachable =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const publicUrl = r.url('GATEWAY_PUBLIC_URL', `http://${reachable}:${port}`, ['http:', 'https:']);
-  const eventsTopic = r.string('EVENTS_TOPIC', 'game-events');
+  const eventsTopic = r.string('EVENTS_TOPIC', DEFAULT_EVENTS_TOPIC);
   const database = r.string('CLICKHOUSE_DATABASE', 'tradewatch');
   if (!isSqlIdentifier(database)) {
     r.problem(`CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be letters, digits and _`);
@@ -95,8 +96,8 @@ export const loadGatewayConfig = (env: Env): Readonly<GatewayConfig> => {
     publicUrl: publicUrl.href.replace(/\/$/, ''),
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
     eventsTopic,
-    sandboxTopic: r.string('GATEWAY_SANDBOX_TOPIC', `tradewatch.sandbox.${eventsTopic}`),
-    alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+    sandboxTopic: r.string('GATEWAY_SANDBOX_TOPIC', defaultSandboxTopic(eventsTopic)),
+    alertsTopic: r.string('ALERTS_TOPIC', DEFAULT_ALERTS_TOPIC),
     processorGroupId: r.string('PROCESSOR_GROUP_ID', 'tradewatch-processor'),
     sinkGroupId: r.string('SINK_GROUP_ID', 'tradewatch-sink'),
     clickhouse: {

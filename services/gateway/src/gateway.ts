@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { createClickHouse } from '@tradewatch/shared/clickhouse';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { Logger } from '@tradewatch/shared/logger';
+import { ensureTopology } from '@tradewatch/shared/topology';
 import { buildApp, type AppTelemetry } from './app.ts';
 import { hasSandboxTokens } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
@@ -20,9 +21,6 @@ export interface Gateway {
   /** Stops taking requests, finishes those in flight, flushes the producer, closes connections. */
   stop(): Promise<void>;
 }
-
-/** Sandbox events are for trying an integration: kept a week, then dropped. */
-const SANDBOX_RETENTION_MS = String(7 * 24 * 3600 * 1000);
 
 export const startGateway = async (
   config: Readonly<GatewayConfig>,
@@ -67,9 +65,7 @@ export const startGateway = async (
     // Records name their partition (publisher.ts): the count is read once, here.
     const partitions = await admin.partitionCount(config.eventsTopic);
     if (hasSandboxTokens(config.tokens)) {
-      await admin.ensureTopics([
-        { topic: config.sandboxTopic, partitions, config: { 'retention.ms': SANDBOX_RETENTION_MS } },
-      ]);
+      await ensureTopology(admin, { sandbox: config.sandboxTopic }, { eventsPartitions: partitions });
     }
     const ledger = new RedisAcceptedLedger(redis, config.idempotencyWindowSec, config.redisKeyPrefix);
     const app = await buildApp({

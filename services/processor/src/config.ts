@@ -2,7 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { COMPRESSIONS, type Compression, type GroupConsumerOptions } from '@tradewatch/shared/kafka-port';
-import { DEFAULT_RULES_TOPIC, DEFAULT_SHADOW_ALERTS_TOPIC, RULE_HISTORY } from '@tradewatch/shared/rules';
+import { RULE_HISTORY } from '@tradewatch/shared/rules';
+import {
+  DEFAULT_ALERTS_TOPIC,
+  DEFAULT_DEAD_LETTER_TOPIC,
+  DEFAULT_EVENTS_TOPIC,
+  DEFAULT_RULES_TOPIC,
+  DEFAULT_SHADOW_ALERTS_TOPIC,
+  defaultChangelogTopic,
+} from '@tradewatch/shared/topology';
 import { MAX_HISTORY } from '@tradewatch/shared/user-state-store';
 
 export interface ProcessorConfig {
@@ -98,14 +106,14 @@ export const loadProcessorConfig = (env: Env): Readonly<ProcessorConfig> => {
   }
   return r.finish('processor', {
     kafkaBrokers: r.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
-    eventsTopic: r.string('EVENTS_TOPIC', 'game-events'),
-    alertsTopic: r.string('ALERTS_TOPIC', 'alerts'),
+    eventsTopic: r.string('EVENTS_TOPIC', DEFAULT_EVENTS_TOPIC),
+    alertsTopic: r.string('ALERTS_TOPIC', DEFAULT_ALERTS_TOPIC),
     shadowAlertsTopic: r.string('SHADOW_ALERTS_TOPIC', DEFAULT_SHADOW_ALERTS_TOPIC),
     rulesTopic: r.string('RULES_TOPIC', DEFAULT_RULES_TOPIC),
     rulesRefreshMs: r.int('PROCESSOR_RULES_REFRESH_MS', 200, { min: 10, max: 60000 }),
     rulesMaxStalenessMs: r.int('PROCESSOR_RULES_MAX_STALENESS_MS', 1000, { min: 50, max: 600000 }),
-    changelogTopic: r.string('PROCESSOR_CHANGELOG_TOPIC', `tradewatch.${groupId}.changelog`),
-    deadLetterTopic: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
+    changelogTopic: r.string('PROCESSOR_CHANGELOG_TOPIC', defaultChangelogTopic(groupId)),
+    deadLetterTopic: r.string('DEAD_LETTER_TOPIC', DEFAULT_DEAD_LETTER_TOPIC),
     groupId,
     transactionalIdPrefix: r.string('PROCESSOR_TRANSACTIONAL_ID_PREFIX', groupId),
     instanceId: r.string('PROCESSOR_INSTANCE_ID', randomUUID().slice(0, 8)),

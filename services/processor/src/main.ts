@@ -7,9 +7,10 @@ import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { AdvertisedEndpoint } from '@tradewatch/shared/kafka-port';
 import { RuleFeed } from '@tradewatch/shared/rule-feed';
-import { RuleBook, rulesTopicSpec } from '@tradewatch/shared/rules';
+import { RuleBook } from '@tradewatch/shared/rules';
 import { crash, onShutdown } from '@tradewatch/shared/shutdown';
 import { startTelemetry } from '@tradewatch/shared/telemetry';
+import { ensureTopology } from '@tradewatch/shared/topology';
 import { advertisedUrlFor, eventsConsumerOptions, loadProcessorConfig } from './config.ts';
 import { ChangelogRestorer } from './changelog-restorer.ts';
 import { ProcessorHttpServer } from './processor-http-server.ts';
@@ -37,24 +38,17 @@ const metrics = new ProcessorMetrics(stats, { instance: config.instanceId });
 
 try {
   const partitions = await admin.partitionCount(config.eventsTopic);
-  await admin.ensureTopics([
-    { topic: config.alertsTopic, partitions },
-    { topic: config.shadowAlertsTopic, partitions },
-    rulesTopicSpec(config.rulesTopic),
+  await ensureTopology(
+    admin,
     {
-      topic: config.changelogTopic,
-      partitions,
-      // Compaction cleans only rolled segments: small segments keep the log (and so a restore)
-      // close to one record per user even while every event rewrites a user.
-      config: {
-        'cleanup.policy': 'compact',
-        'segment.bytes': String(64 * 1024 * 1024),
-        'segment.ms': '600000',
-        'min.cleanable.dirty.ratio': '0.3',
-      },
+      alerts: config.alertsTopic,
+      shadowAlerts: config.shadowAlertsTopic,
+      rules: config.rulesTopic,
+      changelog: config.changelogTopic,
+      deadLetters: config.deadLetterTopic,
     },
-    { topic: config.deadLetterTopic, partitions: 1 },
-  ]);
+    { eventsPartitions: partitions },
+  );
   // The HTTP server listens before the events consumer exists: the consumer advertises the bound
   // address when it joins. Until the processor below is built, no partition is owned here.
   const owner: { processor?: StreamProcessor } = {};

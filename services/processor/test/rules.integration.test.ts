@@ -6,7 +6,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeAlert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import { encodeRule, rulesTopicSpec, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
+import { encodeRule, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import { referenceRuleAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import {
@@ -87,7 +88,7 @@ test('rule versions written mid-stream apply by event time across a SIGKILL and 
   );
   await createTestTopics(kafka, [
     { topic: env.EVENTS_TOPIC, partitions: 4 },
-    rulesTopicSpec(env.RULES_TOPIC),
+    ...topicSpecs({ rules: env.RULES_TOPIC }),
   ]);
   const start = (label: string) => {
     const s = startService('processor', { ...env, PROCESSOR_INSTANCE_ID: label }, `processor-${label}`);

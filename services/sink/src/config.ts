@@ -2,8 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { EnvReader, type Env, type LogLevel, type TelemetryConfig } from '@tradewatch/shared/config';
 import { isSqlIdentifier } from '@tradewatch/shared/clickhouse';
-import { DEFAULT_LABELS_TOPIC } from '@tradewatch/shared/labels';
-import { DEFAULT_RULES_TOPIC, DEFAULT_SHADOW_ALERTS_TOPIC } from '@tradewatch/shared/rules';
+import {
+  DEFAULT_ALERTS_TOPIC,
+  DEFAULT_DEAD_LETTER_TOPIC,
+  DEFAULT_EVENTS_TOPIC,
+  DEFAULT_LABELS_TOPIC,
+  DEFAULT_RULES_TOPIC,
+  DEFAULT_SHADOW_ALERTS_TOPIC,
+} from '@tradewatch/shared/topology';
 import { defaultMappingWorkers } from './record-mapper.ts';
 
 export interface BatchLimits {
@@ -81,12 +87,12 @@ export const loadSinkConfig = (env: Env): Readonly<SinkConfig> => {
   const maxMs = r.int('SINK_RETRY_MAX_MS', 10000, { min: 1, max: 600000 });
   if (maxMs < initialMs) r.problem('SINK_RETRY_MAX_MS must be at least SINK_RETRY_INITIAL_MS');
   const topics = {
-    EVENTS_TOPIC: r.string('EVENTS_TOPIC', 'game-events'),
-    ALERTS_TOPIC: r.string('ALERTS_TOPIC', 'alerts'),
+    EVENTS_TOPIC: r.string('EVENTS_TOPIC', DEFAULT_EVENTS_TOPIC),
+    ALERTS_TOPIC: r.string('ALERTS_TOPIC', DEFAULT_ALERTS_TOPIC),
     SHADOW_ALERTS_TOPIC: r.string('SHADOW_ALERTS_TOPIC', DEFAULT_SHADOW_ALERTS_TOPIC),
     RULES_TOPIC: r.string('RULES_TOPIC', DEFAULT_RULES_TOPIC),
     LABELS_TOPIC: r.string('LABELS_TOPIC', DEFAULT_LABELS_TOPIC),
-    DEAD_LETTER_TOPIC: r.string('DEAD_LETTER_TOPIC', 'tradewatch.dead-letters'),
+    DEAD_LETTER_TOPIC: r.string('DEAD_LETTER_TOPIC', DEFAULT_DEAD_LETTER_TOPIC),
   };
   // Each topic is archived into its own table (and dead letters are never archived).
   const byName = new Map<string, string[]>();

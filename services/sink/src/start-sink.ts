@@ -7,9 +7,8 @@
 //   sink.failed                        // rejects if the sink hit an unrecoverable error
 import { createClickHouse, sqlTable, type ClickHouseClient } from '@tradewatch/shared/clickhouse';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
-import { labelsTopicSpec } from '@tradewatch/shared/labels';
-import { rulesTopicSpec } from '@tradewatch/shared/rules';
 import type { Logger } from '@tradewatch/shared/logger';
+import { ensureTopology } from '@tradewatch/shared/topology';
 import { ArchiveSink } from './archive-sink.ts';
 import { ArchiveWriter } from './archive-writer.ts';
 import { createRecordMapper } from './record-mapper.ts';
@@ -114,13 +113,17 @@ export const startSink = async (config: Readonly<SinkConfig>, log: Logger): Prom
       const mlog = log.child({ module: 'migrate' });
       await retryWhileUnavailable(() => migrate(clickhouse, database, mlog), config, mlog);
     }
-    await admin.ensureTopics([
-      { topic: config.deadLetterTopic, partitions: 1 },
-      labelsTopicSpec(config.labelsTopic),
-      rulesTopicSpec(config.rulesTopic),
-      // The processors create it too, with the events topic's partitions (it may start first).
-      { topic: config.shadowAlertsTopic, partitions: await admin.partitionCount(config.eventsTopic) },
-    ]);
+    // The processors create the shadow alerts' topic too (the sink may start first).
+    await ensureTopology(
+      admin,
+      {
+        deadLetters: config.deadLetterTopic,
+        labels: config.labelsTopic,
+        rules: config.rulesTopic,
+        shadowAlerts: config.shadowAlertsTopic,
+      },
+      { eventsPartitions: await admin.partitionCount(config.eventsTopic) },
+    );
     for (const topic of Object.values(topics)) await admin.partitionCount(topic);
     sink = new ArchiveSink({
       consumer,

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { deriveAlertId, encodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
-import { encodeLabel, labelsTopicSpec, LABEL_VALUES, type AlertLabel } from '@tradewatch/shared/labels';
+import { encodeLabel, LABEL_VALUES, type AlertLabel } from '@tradewatch/shared/labels';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import {
   createClickHouse,
   queryRows,
@@ -158,7 +159,7 @@ export const createTestTopics = async (
   await admin.ensureTopics([
     { topic: n.eventsTopic, partitions: events },
     { topic: n.alertsTopic, partitions: alerts },
-    ...(labels ? [labelsTopicSpec(n.labelsTopic)] : []),
+    ...(labels ? topicSpecs({ labels: n.labelsTopic }) : []),
     { topic: n.deadLetterTopic, partitions: 1 },
   ]);
 };
