@@ -6,6 +6,7 @@
 //   down    stop the background services and the infrastructure
 //   status  what runs, and where
 //   topics  create the pipeline's topics
+// Settings: scripts/stack-config.ts; the topics: shared/src/topology.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,29 +15,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@tradewatch/shared/logger';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
-import { DEFAULT_LABELS_TOPIC, topicSpecs } from '@tradewatch/shared/topology';
+import { ensureTopology } from '@tradewatch/shared/topology';
+import { loadStackConfig } from './stack-config.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DATA = process.env.TRADEWATCH_DATA_DIR ?? join(ROOT, '.data');
-const RUN = join(DATA, 'run');
-const LOGS = join(DATA, 'logs');
-const env = process.env;
-// KAFKA_CLUSTER_SIZE=3 (infra/infra.sh's three brokers): every service is given all three.
-if (env.KAFKA_CLUSTER_SIZE === '3' && env.KAFKA_BROKERS === undefined) {
-  env.KAFKA_BROKERS = '127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096';
-}
-const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const gatewayPort = env.GATEWAY_PORT ?? '8080';
-const dashboardPort = env.DASHBOARD_PORT ?? '8081';
-/** processor-N serves its metrics and user-state queries on this port + N. */
-const processorPortBase = Number(env.PROCESSOR_PORT_BASE ?? '9100');
-const sinkMetricsPort = env.SINK_METRICS_PORT ?? '9190';
-const prometheusUrl = `http://127.0.0.1:${env.PROMETHEUS_PORT ?? '9090'}`;
-const clickhouseUrl = env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
-const eventsTopic = env.EVENTS_TOPIC ?? 'game-events';
-const alertsTopic = env.ALERTS_TOPIC ?? 'alerts';
-const eventsPartitions = Number(env.EVENTS_PARTITIONS ?? '6');
-const processors = Number(env.PROCESSOR_INSTANCES ?? '2');
+const config = (() => {
+  try {
+    return loadStackConfig(process.env, ROOT);
+  } catch (err) {
+    process.stderr.write(`tradewatch: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+})();
+const RUN = join(config.dataDir, 'run');
+const LOGS = join(config.dataDir, 'logs');
+const brokers = config.kafkaBrokers;
+const { gatewayPort, dashboardPort, processorPortBase, sinkMetricsPort, prometheusUrl, clickhouseUrl } =
+  config;
+const { events: eventsTopic, alerts: alertsTopic } = config.topics;
+const processors = config.processors;
 
 interface ServiceSpec {
   name: string;
@@ -54,17 +51,17 @@ const SERVICES: ServiceSpec[] = [
     env: { PROCESSOR_INSTANCE_ID: `p${i + 1}`, PROCESSOR_METRICS_PORT: String(processorPortBase + i + 1) },
     nodeFlags: ['--max-semi-space-size=16'],
   })),
-  { name: 'sink', entry: 'services/sink/src/main.ts', env: { SINK_METRICS_PORT: sinkMetricsPort } },
+  { name: 'sink', entry: 'services/sink/src/main.ts', env: { SINK_METRICS_PORT: String(sinkMetricsPort) } },
   {
     name: 'dashboard',
     entry: 'services/dashboard/src/main.ts',
-    env: { DASHBOARD_PROMETHEUS_URL: env.DASHBOARD_PROMETHEUS_URL ?? prometheusUrl },
+    env: { DASHBOARD_PROMETHEUS_URL: config.dashboardPrometheusUrl },
   },
 ];
 
 /** Where each service answers Prometheus' scrapes, as the file-based discovery infra.sh set up reads it. */
 const writeScrapeTargets = () => {
-  const dir = join(DATA, 'prometheus', 'targets');
+  const dir = join(config.dataDir, 'prometheus', 'targets');
   mkdirSync(dir, { recursive: true });
   const targets: Record<string, string[]> = {
     gateway: [`127.0.0.1:${gatewayPort}`],
@@ -109,29 +106,15 @@ const withAdmin = async <T>(fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> =
   }
 };
 
+/** The whole pipeline's topics (shared/src/topology.ts), before any service starts. */
 const createTopics = () =>
-  withAdmin((admin) =>
-    admin.ensureTopics([
-      {
-        topic: eventsTopic,
-        partitions: eventsPartitions,
-        config: { 'retention.ms': String(7 * 24 * 3600 * 1000) },
-      },
-      {
-        topic: alertsTopic,
-        partitions: eventsPartitions,
-        config: { 'retention.ms': String(30 * 24 * 3600 * 1000) },
-      },
-      ...topicSpecs({ labels: env.LABELS_TOPIC ?? DEFAULT_LABELS_TOPIC }),
-    ]),
-  );
+  withAdmin((admin) => ensureTopology(admin, config.topics, { eventsPartitions: config.eventsPartitions }));
 
+/** What each service is started with: this environment, the brokers the stack uses, demo mode. */
 const serviceEnv = (spec: ServiceSpec): NodeJS.ProcessEnv => ({
-  ...env,
-  TRADEWATCH_DEMO:
-    env.GATEWAY_TOKENS === undefined || env.DASHBOARD_USERS === undefined
-      ? '1'
-      : (env.TRADEWATCH_DEMO ?? '0'),
+  ...process.env,
+  KAFKA_BROKERS: brokers.join(','),
+  TRADEWATCH_DEMO: config.serviceDemo ? '1' : '0',
   ...spec.env,
 });
 
@@ -190,13 +173,13 @@ const stopPids = async (pids: number[]) => {
 };
 
 const demoNotice = () => {
-  if (env.GATEWAY_TOKENS === undefined) {
+  if (config.demoGatewayTokens) {
     say(
       'GATEWAY_TOKENS is not set: using the demo credential demo:demo-token (bearer token "demo-token") ' +
         'and the sandbox token "demo-sandbox-token" (events answered, never processed nor archived)',
     );
   }
-  if (env.DASHBOARD_USERS === undefined) {
+  if (config.demoDashboardUsers) {
     say(
       'DASHBOARD_USERS is not set: the fraud desk has the demo users demo-viewer, demo-analyst and demo-admin ' +
         '(token: <name>-token, e.g. demo-analyst-token)',
@@ -356,7 +339,9 @@ try {
       break;
     case 'topics':
       await createTopics();
-      say(`topics ready: ${eventsTopic} (${eventsPartitions} partitions), ${alertsTopic}`);
+      say(
+        `topics ready: ${Object.values(config.topics).join(', ')} (${eventsTopic}: ${config.eventsPartitions} partitions)`,
+      );
       break;
     default:
       process.stderr.write('usage: node scripts/stack.ts start|up|down|status|topics\n');
