@@ -28,23 +28,18 @@ import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { encodeEventRow } from '../services/sink/src/archive-rows.ts';
 import { migrate } from '../services/sink/src/migration-runner.ts';
 import { generateWorkload } from '../test/support/workload.ts';
+import { loadBacktestBenchConfig } from './bench-config.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const intEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}=${v} must be a positive integer`);
-  return n;
-};
-const EVENTS = intEnv('BENCH_EVENTS', 1_000_000);
-const USERS = intEnv('BENCH_USERS', 20_000);
+const cfg = loadBacktestBenchConfig(process.env);
+const EVENTS = cfg.events;
+const USERS = cfg.users;
 const PARTITIONS = 6;
 const GOAL = 500_000;
 const database = `bench_backtest_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const log = createLogger('backtest-bench', 'warn');
 const client = createClickHouse({
-  url: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+  url: cfg.clickhouseUrl,
   application: 'tradewatch-backtest-bench',
   requestTimeoutMs: 600000,
 });
@@ -129,7 +124,7 @@ try {
     ].join('\n'),
   );
 } finally {
-  if (process.env.KEEP_BENCH_DATA !== '1')
+  if (!cfg.keepData)
     await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(database)}`).catch((err: unknown) =>
       log.error({ err }, 'clean-up failed'),
     );

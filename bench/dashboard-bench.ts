@@ -56,36 +56,11 @@ import {
   waitUntil,
   type RunningService,
 } from '../test/support/harness.ts';
+import { loadDashboardBenchConfig } from './bench-config.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-const intEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}=${v} must be a positive integer`);
-  return n;
-};
-
-const cfg = {
-  clients: intEnv('BENCH_CLIENTS', 50),
-  clientProcesses: intEnv('BENCH_CLIENT_PROCESSES', 2),
-  alerts: intEnv('BENCH_ALERTS', 100_000),
-  pacedRate: intEnv('BENCH_PACED_RATE', 500),
-  pacedSeconds: intEnv('BENCH_PACED_SECONDS', 20),
-  partitions: intEnv('BENCH_PARTITIONS', 6),
-  pageAlerts: intEnv('BENCH_PAGE_ALERTS', 10_000),
-  pageLoads: intEnv('BENCH_PAGE_LOADS', 5),
-  apiRuns: intEnv('BENCH_API_RUNS', 5),
-  scrollSeconds: intEnv('BENCH_SCROLL_SECONDS', 5),
-  liveSeconds: intEnv('BENCH_LIVE_SECONDS', 8),
-  /** A second paced run, faster: what 50 clients are served without being dropped. */
-  sustainedRate: intEnv('BENCH_SUSTAINED_RATE', 5000),
-  sustainedSeconds: intEnv('BENCH_SUSTAINED_SECONDS', 10),
-  /** A client that receives nothing new for this long is reported as incomplete. */
-  stallMs: intEnv('BENCH_STALL_MS', 30_000),
-  phases: new Set((process.env.BENCH_PHASES ?? 'feed,page').split(',').map((s) => s.trim())),
-};
+const { kafkaBrokers, debug, deskNodeOptions, ...cfg } = loadDashboardBenchConfig(process.env);
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -354,7 +329,7 @@ const runSseClients = (o: SseClientsOptions): void => {
     };
     send(result);
   };
-  if (process.env.BENCH_DEBUG === '1')
+  if (debug)
     setInterval(() => {
       const d = clients.map((c) => c.r.distinct).sort((a, b) => a - b);
       process.stderr.write(
@@ -801,7 +776,7 @@ async function runBench(): Promise<void> {
   const token = `bench-${randomBytes(12).toString('hex')}`;
   const deskUser = 'bench-analyst';
   const kafka = createKafkaClient({
-    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    brokers: kafkaBrokers,
     clientId: uniqueName('bench-desk'),
     logger: createLogger('dashboard-bench', 'error'),
   });
@@ -872,7 +847,7 @@ async function runBench(): Promise<void> {
         PROCESSOR_GROUP_ID: names.processorGroup,
         CLICKHOUSE_DATABASE: names.database,
         LOG_LEVEL: 'warn',
-        ...(process.env.BENCH_DESK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DESK_NODE_OPTIONS } : {}),
+        ...(deskNodeOptions === undefined ? {} : { NODE_OPTIONS: deskNodeOptions }),
       },
       label,
     );

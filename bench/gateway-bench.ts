@@ -18,11 +18,13 @@ import { pino } from 'pino';
 import { TradewatchClient, type EventOutcome, type GameEvent } from '../packages/client/src/index.ts';
 import { createKafkaClient } from '../shared/src/kafka-client.ts';
 import { freePort } from '../test/support/harness.ts';
+import { loadGatewayBenchConfig } from './bench-config.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+const cfg = loadGatewayBenchConfig(process.env);
+const SECONDS = cfg.secondsPerScenario;
+const BROKERS = cfg.kafkaBrokers.join(',');
+const LOG_LEVEL = cfg.gatewayLogLevel;
 const TOKEN = `bench-${randomUUID()}`;
 const RUN = randomUUID().slice(0, 8);
 const TOPIC = `bench-gateway-${RUN}`;
@@ -171,7 +173,7 @@ const clientScenario = async (url: string, eventsPerCall: number): Promise<Clien
 
 /** The raw producer: `concurrency` loops each sending batches of `batch` messages, for SECONDS. */
 const rawProducer = async (batch: number, concurrency: number) => {
-  const kafka = createKafkaClient({ brokers: [BROKERS], clientId: 'bench-raw-producer', logger: log });
+  const kafka = createKafkaClient({ brokers: cfg.kafkaBrokers, clientId: 'bench-raw-producer', logger: log });
   const producer = kafka.producer({ compression: 'lz4' });
   const values = Array.from({ length: batch }, (_, i) => eventJson(i).replace('@@', 'raw'));
   let sent = 0;
@@ -229,7 +231,7 @@ const kcatProducer = async (count: number) => {
 
 let redis: ChildProcess | undefined;
 let gateway: ChildProcess | undefined;
-const kafka = createKafkaClient({ brokers: [BROKERS], clientId: 'bench-admin', logger: log });
+const kafka = createKafkaClient({ brokers: cfg.kafkaBrokers, clientId: 'bench-admin', logger: log });
 const admin = kafka.admin();
 try {
   await admin.ensureTopics([{ topic: TOPIC, partitions: PARTITIONS }]);
@@ -245,7 +247,7 @@ try {
   const gatewayPort = await freePort();
   const url = `http://127.0.0.1:${gatewayPort}`;
   // BENCH_GATEWAY_CPU_PROF=<dir>: the gateway writes a V8 CPU profile of the whole run there.
-  const profile = process.env.BENCH_GATEWAY_CPU_PROF;
+  const profile = cfg.gatewayCpuProfileDir;
   const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
   gateway = spawn(process.execPath, [...nodeArgs, join(ROOT, 'services/gateway/src/main.ts')], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -275,7 +277,7 @@ try {
   }
   const client = [await clientScenario(url, 1), await clientScenario(url, 100)];
   const raw = [await rawProducer(100, 32), await rawProducer(1000, 8)];
-  const kcat = await kcatProducer(Number(process.env.BENCH_KCAT_EVENTS ?? 2_000_000));
+  const kcat = await kcatProducer(cfg.kcatEvents);
 
   const b100 = http.find((s) => s.batch === 100)!;
   const raw100 = raw.find((r) => r.batch === 100)!;

@@ -38,34 +38,13 @@ import {
   type RunningService,
 } from '../test/support/harness.ts';
 import { StreamingWorkload, type SyntheticHistory } from '../test/support/streaming-workload.ts';
+import { loadProcessorBenchConfig } from './bench-config.ts';
 import { runCompare } from './processor-compare.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HISTORY = 20;
 
-const intEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}=${v} must be a non-negative integer`);
-  return n;
-};
-
-const cfg = {
-  users: intEnv('BENCH_USERS', 1_000_000),
-  events: intEnv('BENCH_EVENTS', 2_000_000),
-  partitions: intEnv('BENCH_PARTITIONS', 6),
-  storeUsers: intEnv('BENCH_STORE_USERS', 1_000_000),
-  latencyRate: intEnv('BENCH_LATENCY_RATE', 5000),
-  latencySeconds: intEnv('BENCH_LATENCY_SECONDS', 30),
-  failoverRate: intEnv('BENCH_FAILOVER_RATE', 5000),
-  seed: intEnv('BENCH_SEED', 7),
-  phases: new Set(
-    (process.env.BENCH_PHASES ?? 'compare,peer,restart,store,baseline,process,latency,failover')
-      .split(',')
-      .map((s) => s.trim()),
-  ),
-};
+const { processorEnv: processorSettings, ...cfg } = loadProcessorBenchConfig(process.env);
 
 /** A user's state as the processor stores it; the seen event ids are random 64-bit hashes. */
 const toSnapshot = (h: SyntheticHistory, i: number) => ({
@@ -350,7 +329,7 @@ const main = async () => {
     startedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), broker: 'same machine' },
     config: { ...cfg, phases: [...cfg.phases] },
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PROCESSOR_'))),
+    env: processorSettings,
   };
   const running: RunningService[] = [];
   const stoppers: (() => Promise<unknown>)[] = [];

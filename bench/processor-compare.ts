@@ -26,18 +26,9 @@ import {
   type RunningService,
 } from '../test/support/harness.ts';
 import { StreamingWorkload } from '../test/support/streaming-workload.ts';
+import { loadCompareBenchConfig } from './bench-config.ts';
 
-const intEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined || v === '' ? fallback : Number(v);
-};
-
-export const compareConfig = {
-  events: intEnv('BENCH_COMPARE_EVENTS', 1_200_000),
-  users: intEnv('BENCH_COMPARE_USERS', 40_000),
-  partitions: intEnv('BENCH_PARTITIONS', 6),
-  restartRate: intEnv('BENCH_RESTART_RATE', 5000),
-};
+const compareConfig = loadCompareBenchConfig(process.env, ROOT);
 
 const say = (msg: string) => process.stdout.write(`[processor-bench] ${msg}\n`);
 
@@ -113,9 +104,9 @@ const caughtUp = async (kafka: KafkaClient, groupId: string, topic: string) => {
  * built once into BENCH_PEER_DIR (.data/peer-kstreams) with Java 17 and Maven.
  */
 const peerDir = (): string => {
-  const dir = process.env.BENCH_PEER_DIR ?? join(ROOT, '.data', 'peer-kstreams');
+  const dir = compareConfig.peerDir;
   if (!existsSync(join(dir, 'target', 'classes', 'peer', 'FraudApp.class'))) {
-    const source = process.env.BENCH_PEER_SOURCE;
+    const source = compareConfig.peerSource;
     if (source === undefined || !existsSync(join(source, 'pom.xml'))) {
       throw new Error(
         `the Kafka Streams peer is not built in ${dir}: set BENCH_PEER_SOURCE to its Maven project (a pom.xml and peer.FraudApp)`,

@@ -26,20 +26,14 @@ import { encodeEventRow } from '../services/sink/src/archive-rows.ts';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
 import { migrate } from '../services/sink/src/migration-runner.ts';
 import { createSinkClickHouse, startSink } from '../services/sink/src/start-sink.ts';
+import { loadSinkBenchConfig } from './bench-config.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-const intEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}=${v} must be a positive integer`);
-  return n;
-};
-
-const EVENTS = intEnv('BENCH_EVENTS', 1_000_000);
-const PARTITIONS = intEnv('BENCH_PARTITIONS', 6);
-const TCP_PORT = intEnv('CLICKHOUSE_TCP_PORT', 9000);
+const cfg = loadSinkBenchConfig(process.env);
+const EVENTS = cfg.events;
+const PARTITIONS = cfg.partitions;
+const TCP_PORT = cfg.clickhouseTcpPort;
 const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const names = {
   eventsTopic: `bench-sink.${suffix}.events`,
@@ -51,7 +45,7 @@ const names = {
   bulkDb: `bench_bulk_${suffix}`,
 };
 
-const log = createLogger('sink-bench', (process.env.LOG_LEVEL as 'warn' | undefined) ?? 'warn');
+const log = createLogger('sink-bench', cfg.logLevel);
 const env = {
   ...process.env,
   EVENTS_TOPIC: names.eventsTopic,

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { withAdmin } from '../test/support/harness.ts';
+import { loadSoakBenchConfig } from './bench-config.ts';
 import { KafkaCluster, NODE_IDS } from '../test/support/kafka-cluster.ts';
 import {
   IngestLoop,
@@ -46,23 +47,16 @@ if (getHeapStatistics().heap_size_limit < (HEAP_MB / 2) * 1024 * 1024) {
   process.exit(r.status ?? 1);
 }
 
-const numEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v} must be a positive number`);
-  return n;
-};
-
-const MINUTES = numEnv('SOAK_MINUTES', 30);
-const LOAD = numEnv('SOAK_LOAD', 0.5);
-const CAPACITY_SECONDS = numEnv('SOAK_CAPACITY_SECONDS', 45);
-const BROKER_EVERY_MS = numEnv('SOAK_BROKER_EVERY_MIN', 5) * 60000;
-const BROKER_DOWN_MS = numEnv('SOAK_BROKER_DOWN_SECONDS', 30) * 1000;
-const PROCESSOR_EVERY_MS = numEnv('SOAK_PROCESSOR_EVERY_MIN', 7) * 60000;
-const SAMPLE_MS = numEnv('SOAK_SAMPLE_SECONDS', 10) * 1000;
-const LOOPS = numEnv('SOAK_GAME_SERVERS', 24);
-const BATCH = numEnv('SOAK_BATCH', 200);
+const cfg = loadSoakBenchConfig(process.env);
+const MINUTES = cfg.minutes;
+const LOAD = cfg.load;
+const CAPACITY_SECONDS = cfg.capacitySeconds;
+const BROKER_EVERY_MS = cfg.brokerEveryMin * 60000;
+const BROKER_DOWN_MS = cfg.brokerDownSeconds * 1000;
+const PROCESSOR_EVERY_MS = cfg.processorEveryMin * 60000;
+const SAMPLE_MS = cfg.sampleSeconds * 1000;
+const LOOPS = cfg.gameServers;
+const BATCH = cfg.batch;
 
 const percentile = (xs: number[], p: number): number | null => {
   if (xs.length === 0) return null;

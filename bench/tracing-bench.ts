@@ -38,14 +38,12 @@ import {
   withAdmin,
 } from '../test/support/harness.ts';
 import { generateWorkload } from '../test/support/workload.ts';
+import { loadTracingBenchConfig } from './bench-config.ts';
 
-const intEnv = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined || v === '' ? fallback : Number(v);
-};
-const EVENTS = intEnv('BENCH_TRACING_EVENTS', 600_000);
-const USERS = intEnv('BENCH_TRACING_USERS', 20_000);
-const SECONDS = intEnv('BENCH_SECONDS', 8);
+const cfg = loadTracingBenchConfig(process.env);
+const EVENTS = cfg.events;
+const USERS = cfg.users;
+const SECONDS = cfg.seconds;
 const PARTITIONS = 3;
 const say = (msg: string) => process.stdout.write(`[tracing-bench] ${msg}\n`);
 

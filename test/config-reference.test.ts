@@ -1,7 +1,8 @@
 // The configuration reference (docs/configuration.md) against the code: every variable it names
 // is read somewhere, and every default it states is the default the code gives. The code is the
-// one list (each service's src/config.ts, shared/src, and the scripts' config module
-// scripts/stack-config.ts); this keeps the page from drifting from it.
+// one list (each service's src/config.ts, shared/src, and the config modules of npm start,
+// scripts/stack-config.ts, and of the benchmarks, bench/bench-config.ts); this keeps the page
+// from drifting from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ const sources = (): { file: string; text: string }[] => {
       .filter((f) => f.endsWith('.ts'))
       .map((f) => `shared/src/${f}`),
     'scripts/stack-config.ts',
+    'bench/bench-config.ts',
   ];
   return files.flatMap((file) => {
     try {
