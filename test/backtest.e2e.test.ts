@@ -9,54 +9,37 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
+import type { GameEvent } from '@tradewatch/shared/events';
 import { encodeRule, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
-import { topicSpecs } from '@tradewatch/shared/topology';
 import { referenceRuleAlerts } from './support/reference-rule.ts';
 import { generateWorkload } from './support/workload.ts';
 import {
+  KEEP_TEST_DATA,
   clickhouse,
   clickhouseCommand,
-  createTestTopics,
+  committedTotal,
+  createTestTopology,
   deleteTestTopics,
   produce,
+  produceEvents,
   ROOT,
+  startProcessor,
   startService,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
-  withAdmin,
   type RunningService,
 } from './support/harness.ts';
 
 const kafka = testKafka();
-const id = uniqueName('bt');
-const database = id.replace(/[^A-Za-z0-9_]/g, '_');
-const env = {
-  EVENTS_TOPIC: `${id}.events`,
-  ALERTS_TOPIC: `${id}.alerts`,
-  SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-  RULES_TOPIC: `${id}.rules`,
-  LABELS_TOPIC: `${id}.labels`,
-  DEAD_LETTER_TOPIC: `${id}.dlq`,
-  PROCESSOR_GROUP_ID: `${id}-proc`,
-  SINK_GROUP_ID: `${id}-sink`,
-  CLICKHOUSE_DATABASE: database,
-  SINK_BATCH_MAX_WAIT_MS: '200',
-};
+const pipeline = testPipeline('bt');
+const { database } = pipeline;
+const env = { ...pipeline.env, SINK_BATCH_MAX_WAIT_MS: '200' };
 const running: RunningService[] = [];
 after(async () => {
   await Promise.all(running.map((s) => s.stop()));
-  if (process.env.KEEP_TEST_DATA === '1') return; // to look at topics and tables after a failure
-  await deleteTestTopics(kafka, [
-    env.EVENTS_TOPIC,
-    env.ALERTS_TOPIC,
-    env.SHADOW_ALERTS_TOPIC,
-    env.RULES_TOPIC,
-    env.LABELS_TOPIC,
-    env.DEAD_LETTER_TOPIC,
-    `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`,
-  ]);
+  if (KEEP_TEST_DATA) return; // to look at topics and tables after a failure
+  await deleteTestTopics(kafka, pipeline.allTopics);
   await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
 });
 
@@ -72,12 +55,16 @@ const backtest = (rule: unknown, from: number, to: number) => {
 };
 
 test('a backtest of the active version reproduces the archived alerts of its window; a late version shows', async () => {
-  await createTestTopics(kafka, [
-    { topic: env.EVENTS_TOPIC, partitions: 3 },
-    { topic: env.ALERTS_TOPIC, partitions: 3 },
-    { topic: env.SHADOW_ALERTS_TOPIC, partitions: 3 },
-    ...topicSpecs({ rules: env.RULES_TOPIC }),
-  ]);
+  await createTestTopology(
+    kafka,
+    {
+      events: env.EVENTS_TOPIC,
+      alerts: env.ALERTS_TOPIC,
+      shadowAlerts: env.SHADOW_ALERTS_TOPIC,
+      rules: env.RULES_TOPIC,
+    },
+    { eventsPartitions: 3 },
+  );
   const events = generateWorkload({
     users: 250,
     events: 30000,
@@ -99,20 +86,12 @@ test('a backtest of the active version reproduces the archived alerts of its win
       env.RULES_TOPIC,
       versions.map((v) => ({ key: v.ruleId, value: encodeRule(v) })),
     );
-  const publish = (evs: GameEvent[]) =>
-    produce(
-      kafka,
-      env.EVENTS_TOPIC,
-      evs.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-    );
-  const processed = (n: number) =>
-    withAdmin(kafka, async (admin) => {
-      const committed = await admin.committedOffsets(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC);
-      return [...committed.values()].reduce((s, o) => s + o, 0) >= n;
-    });
+  const publish = (evs: GameEvent[]) => produceEvents(kafka, env.EVENTS_TOPIC, evs);
+  const processed = async (n: number) =>
+    (await committedTotal(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC)) >= n;
 
   await writeRules([v2]); // on time: before any event it applies to
-  running.push(startService('processor', { ...env, PROCESSOR_INSTANCE_ID: 'p1' }), startService('sink', env));
+  running.push(startProcessor(env, 'p1', 'processor'), startService('sink', env));
   await publish(events.slice(0, 24000));
   await waitUntil('the processor to apply 24000 events', () => processed(24000), 120000, 300);
   // Late: in force from event 16000, which the processor has applied already.

@@ -5,25 +5,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TradewatchClient, type EventOutcome, type GameEvent } from '@tradewatch/client';
 import { startGateway } from '../services/gateway/src/gateway.ts';
+import { gatewayConfig, readTopic } from '../services/gateway/test/support/infra.ts';
 import {
   PrivateKafka,
-  createTopic,
+  createTestTopology,
   freePort,
-  gatewayConfig,
-  quietLogger,
-  readTopic,
+  testKafka,
+  testLogger,
   uniqueName,
-} from '../services/gateway/test/support/infra.ts';
-import { waitUntil } from './support/harness.ts';
+  waitUntil,
+} from './support/harness.ts';
 
 test(
   'Kafka stopped mid-send: the client retries until every event is accepted, nothing lost, nothing twice',
   { timeout: 300_000 },
   async () => {
     const kafka = await PrivateKafka.start();
+    const brokerClient = testKafka({ brokers: [kafka.brokers] });
     const topic = uniqueName('client-outage');
     try {
-      await createTopic(kafka.brokers, topic, 3);
+      await createTestTopology(brokerClient, { events: topic }, { eventsPartitions: 3 });
       const port = await freePort();
       const gateway = await startGateway(
         gatewayConfig({
@@ -34,7 +35,7 @@ test(
           GATEWAY_CLAIM_TTL_MS: '5000',
           GATEWAY_IDEMPOTENCY_WINDOW_SEC: '600',
         }),
-        quietLogger(),
+        testLogger('gateway-it'),
       );
       await gateway.app.listen({ host: '127.0.0.1', port });
       const retries: string[] = [];
@@ -88,7 +89,7 @@ test(
         assert.deepEqual(notAccepted, [], 'every event accepted');
         assert.ok(retries.includes('unavailable') || retries.includes('in_progress'), retries.join(','));
 
-        const reader = await readTopic(kafka.brokers, topic);
+        const reader = await readTopic(brokerClient, topic);
         try {
           await reader.waitForCount(sent.length, 60_000);
           const ids = reader.values().map((v) => v.eventId as string);

@@ -13,48 +13,29 @@ import { referenceAlerts } from './support/reference-rule.ts';
 import { generateWorkload } from './support/workload.ts';
 import {
   BROKERS,
+  FAST_PROCESSOR_GROUP,
   clickhouse,
   clickhouseCommand,
-  createTestTopics,
+  committedTotal,
+  createTestTopology,
   deleteTestTopics,
   readTopicSettled,
   startService,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
   withAdmin,
   type RunningService,
 } from './support/harness.ts';
 
 const kafka = testKafka();
-const id = uniqueName('codecs');
-const database = id.replace(/-/g, '_');
-const env: Record<string, string> = {
-  EVENTS_TOPIC: `${id}.events`,
-  ALERTS_TOPIC: `${id}.alerts`,
-  LABELS_TOPIC: `${id}.labels`,
-  DEAD_LETTER_TOPIC: `${id}.dlq`,
-  RULES_TOPIC: `${id}.rules`,
-  SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-  PROCESSOR_GROUP_ID: `${id}-processor`,
-  PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-  PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
-  SINK_GROUP_ID: `${id}-sink`,
-  SINK_BATCH_MAX_WAIT_MS: '200',
-  CLICKHOUSE_DATABASE: database,
-};
+const pipeline = testPipeline('codecs');
+const { database } = pipeline;
+const env = { ...pipeline.env, ...FAST_PROCESSOR_GROUP, SINK_BATCH_MAX_WAIT_MS: '200' };
 const services: RunningService[] = [];
 after(async () => {
   await Promise.all(services.map((s) => s.kill()));
-  await deleteTestTopics(kafka, [
-    env.EVENTS_TOPIC!,
-    env.ALERTS_TOPIC!,
-    env.LABELS_TOPIC!,
-    env.DEAD_LETTER_TOPIC!,
-    env.RULES_TOPIC!,
-    env.SHADOW_ALERTS_TOPIC!,
-    `tradewatch.${env.PROCESSOR_GROUP_ID!}.changelog`,
-  ]);
+  await deleteTestTopics(kafka, pipeline.allTopics);
   await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
 });
 
@@ -79,21 +60,20 @@ const kcatProduce = (topic: string, codec: string, lines: string[]) =>
     { input: `${lines.join('\n')}\n`, maxBuffer: 1 << 28 },
   );
 
-const committedProgress = () =>
-  withAdmin(kafka, async (admin) => {
-    const [ends, committed] = await Promise.all([
-      admin.watermarks(env.EVENTS_TOPIC!),
-      admin.committedOffsets(env.PROCESSOR_GROUP_ID!, env.EVENTS_TOPIC!),
-    ]);
-    const done = [...committed.values()].reduce((n, o) => n + o, 0);
-    return { done, end: ends.reduce((n, e) => n + e.high, 0) };
-  });
+const committedProgress = async () => {
+  const [done, ends] = await Promise.all([
+    committedTotal(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    withAdmin(kafka, (admin) => admin.watermarks(env.EVENTS_TOPIC)),
+  ]);
+  return { done, end: ends.reduce((n, e) => n + e.high, 0) };
+};
 
 test('events written with gzip, snappy, lz4 and zstd are processed and archived exactly', async () => {
-  await createTestTopics(kafka, [
-    { topic: env.EVENTS_TOPIC!, partitions: 3 },
-    { topic: env.ALERTS_TOPIC!, partitions: 3 },
-  ]);
+  await createTestTopology(
+    kafka,
+    { events: env.EVENTS_TOPIC, alerts: env.ALERTS_TOPIC },
+    { eventsPartitions: 3 },
+  );
   const events = generateWorkload({
     users: 150,
     events: 16000,
@@ -114,7 +94,7 @@ test('events written with gzip, snappy, lz4 and zstd are processed and archived 
     const part = slice.length / codecs.length;
     codecs.forEach((eventCodec, j) =>
       kcatProduce(
-        env.EVENTS_TOPIC!,
+        env.EVENTS_TOPIC,
         eventCodec,
         slice.slice(j * part, (j + 1) * part).map((e) => `${e.userId}\t${encodeEvent(e)}`),
       ),
@@ -143,7 +123,7 @@ test('events written with gzip, snappy, lz4 and zstd are processed and archived 
     }
     await p.kill();
   }
-  const alerts = await readTopicSettled(kafka, env.ALERTS_TOPIC!, expected.length, 2000);
+  const alerts = await readTopicSettled(kafka, env.ALERTS_TOPIC, expected.length, 2000);
   const got = alerts.map((m) => decodeAlert(m.value!).alertId);
   assert.equal(new Set(got).size, got.length, 'no alert twice');
   assert.deepEqual(got.sort(), expected);

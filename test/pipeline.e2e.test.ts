@@ -7,34 +7,27 @@ import type { GameEvent } from '@tradewatch/shared/events';
 import { TrafficGenerator } from '../services/simulator/src/traffic-generator.ts';
 import { referenceAlerts } from './support/reference-rule.ts';
 import {
+  KEEP_TEST_DATA,
   freePort,
   clickhouse,
   clickhouseCommand,
-  createTestTopics,
+  createTestTopology,
   deleteTestTopics,
   readTopicSettled,
   startService,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
   type RunningService,
 } from './support/harness.ts';
 
 const kafka = testKafka();
-const id = uniqueName('e2e');
-const database = id.replace(/-/g, '_');
+const pipeline = testPipeline('e2e');
+const { id, database } = pipeline;
 const TOKEN = 'e2e-secret-token';
 const SANDBOX_TOKEN = 'e2e-sandbox-token';
-const env: Record<string, string> = {
-  EVENTS_TOPIC: `${id}.events`,
-  ALERTS_TOPIC: `${id}.alerts`,
-  LABELS_TOPIC: `${id}.labels`,
-  DEAD_LETTER_TOPIC: `${id}.dlq`,
-  RULES_TOPIC: `${id}.rules`,
-  SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-  PROCESSOR_GROUP_ID: `${id}-processor`,
-  SINK_GROUP_ID: `${id}-sink`,
-  CLICKHOUSE_DATABASE: database,
+const env = {
+  ...pipeline.env,
   GATEWAY_TOKENS: `gs-eu-1:${TOKEN},gs-eu-1:sandbox:${SANDBOX_TOKEN}`,
   GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
 };
@@ -42,10 +35,11 @@ const services: RunningService[] = [];
 let gateway = '';
 
 before(async () => {
-  await createTestTopics(kafka, [
-    { topic: env.EVENTS_TOPIC!, partitions: 3 },
-    { topic: env.ALERTS_TOPIC!, partitions: 3 },
-  ]);
+  await createTestTopology(
+    kafka,
+    { events: env.EVENTS_TOPIC, alerts: env.ALERTS_TOPIC },
+    { eventsPartitions: 3 },
+  );
   const port = await freePort();
   gateway = `http://127.0.0.1:${port}`;
   services.push(
@@ -58,17 +52,8 @@ before(async () => {
 
 after(async () => {
   await Promise.all(services.map((s) => s.stop()));
-  if (process.env.KEEP_TEST_DATA === '1') return; // to look at topics and tables after a failure
-  await deleteTestTopics(kafka, [
-    env.EVENTS_TOPIC!,
-    env.ALERTS_TOPIC!,
-    env.LABELS_TOPIC!,
-    env.DEAD_LETTER_TOPIC!,
-    env.RULES_TOPIC!,
-    env.SHADOW_ALERTS_TOPIC!,
-    `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`,
-    `tradewatch.sandbox.${env.EVENTS_TOPIC}`,
-  ]);
+  if (KEEP_TEST_DATA) return; // to look at topics and tables after a failure
+  await deleteTestTopics(kafka, pipeline.allTopics);
   await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
 });
 
@@ -258,7 +243,7 @@ test('a scenario posted to the gateway yields exactly the expected alerts and ar
     'the reference agrees with the named cases',
   );
 
-  const messages = await readTopicSettled(kafka, env.ALERTS_TOPIC!, expected.length, 3000, 90000);
+  const messages = await readTopicSettled(kafka, env.ALERTS_TOPIC, expected.length, 3000, 90000);
   const alerts: Alert[] = messages.map((m) => decodeAlert(m.value!));
   // Every field of every alert (detectedAt is the processor's clock).
   const byId = (a: { alertId: string }, b: { alertId: string }) => a.alertId.localeCompare(b.alertId);

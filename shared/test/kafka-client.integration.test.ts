@@ -6,29 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createLogger } from '@tradewatch/shared/logger';
-import { createKafkaClient } from '@tradewatch/shared/kafka-client';
 import type { ConsumedRecord, KafkaClient, RecordBatch, TopicPartition } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
+import { BROKERS, testKafka, testLogger, uniqueName, waitUntil } from '../../test/support/harness.ts';
 
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const unique = (p: string) => `${p}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-const client = (): KafkaClient =>
-  createKafkaClient({ brokers: BROKERS, clientId: unique('it'), logger: createLogger('test', 'silent') });
+const client = (): KafkaClient => testKafka({ logger: testLogger('kafka-client-it') });
 
 const kcat = (args: string[], input?: string): string =>
   execFileSync('kcat', ['-b', BROKERS[0]!, ...args], { input, encoding: 'utf8', maxBuffer: 1 << 28 });
-
-const waitFor = async <T>(what: string, check: () => T | undefined | false, ms = 20000): Promise<T> => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** Reads partitions from `from` until `done` holds, with a partition reader. */
 const readAll = async (
@@ -42,7 +27,7 @@ const readAll = async (
   reader.start((b: RecordBatch) => void got.push(...b.records));
   for (const tp of tps) reader.assign(tp, 0);
   try {
-    await waitFor('records', () => done(got) || undefined);
+    await waitUntil('records', () => done(got), 20000, 50);
     return got;
   } finally {
     await reader.close();
@@ -57,8 +42,8 @@ test('records written by kcat with every codec are read exactly; the producer wr
   );
   try {
     for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
-      const inTopic = unique(`kc-in-${codec}`);
-      const outTopic = unique(`kc-out-${codec}`);
+      const inTopic = uniqueName(`kc-in-${codec}`);
+      const outTopic = uniqueName(`kc-out-${codec}`);
       await admin.ensureTopics([
         { topic: inTopic, partitions: 1 },
         { topic: outTopic, partitions: 1 },
@@ -90,7 +75,7 @@ test('records written by kcat with every codec are read exactly; the producer wr
 test('keyed records land where Java places them; send returns each partition base offset', async () => {
   const k = client();
   const admin = k.admin();
-  const topic = unique('kc-part');
+  const topic = uniqueName('kc-part');
   await admin.ensureTopics([{ topic, partitions: 6 }]);
   const producer = k.producer();
   try {
@@ -109,7 +94,7 @@ test('keyed records land where Java places them; send returns each partition bas
       for (const r of b.records) placed.set(r.key!.toString(), b.partition);
     });
     for (let partition = 0; partition < 6; partition++) reader.assign({ topic, partition }, 0);
-    await waitFor('all placed', () => placed.size === keys.length || undefined);
+    await waitUntil('all placed', () => placed.size === keys.length, 20000, 50);
     await reader.close();
     for (const key of keys) assert.equal(placed.get(key), partitionForKey(key, 6), key);
   } finally {
@@ -122,13 +107,13 @@ test('keyed records land where Java places them; send returns each partition bas
 test('aborted transactions never reach a reader (two in one fetch; one spanning fetches)', async () => {
   const k = client();
   const admin = k.admin();
-  const t1 = unique('kc-rc1');
-  const t2 = unique('kc-rc2');
+  const t1 = uniqueName('kc-rc1');
+  const t2 = uniqueName('kc-rc2');
   await admin.ensureTopics([
     { topic: t1, partitions: 1 },
     { topic: t2, partitions: 1 },
   ]);
-  const p = k.transactionalProducer({ transactionalId: unique('kc-rc-tx'), transactionTimeoutMs: 10000 });
+  const p = k.transactionalProducer({ transactionalId: uniqueName('kc-rc-tx'), transactionTimeoutMs: 10000 });
   try {
     await p.init();
     for (const [label, commit] of [
@@ -180,8 +165,8 @@ test('aborted transactions never reach a reader (two in one fetch; one spanning 
 test('transactional offsets carry the generation (KIP-447): committed, stable, and refused when stale', async () => {
   const k = client();
   const admin = k.admin();
-  const topic = unique('kc-447');
-  const groupId = unique('kc-447-g');
+  const topic = uniqueName('kc-447');
+  const groupId = uniqueName('kc-447-g');
   await admin.ensureTopics([{ topic, partitions: 2 }]);
   const consumer = k.groupConsumer({
     groupId,
@@ -198,9 +183,12 @@ test('transactional offsets carry the generation (KIP-447): committed, stable, a
     onRevoked: () => undefined,
     onRecords: () => undefined,
   });
-  const p = k.transactionalProducer({ transactionalId: unique('kc-447-tx'), transactionTimeoutMs: 10000 });
+  const p = k.transactionalProducer({
+    transactionalId: uniqueName('kc-447-tx'),
+    transactionTimeoutMs: 10000,
+  });
   try {
-    await waitFor('assignment', () => assigned.length === 2 || undefined);
+    await waitUntil('assignment', () => assigned.length === 2, 20000, 50);
     const members = await admin.describeGroupMembers(groupId, topic);
     assert.equal(members.members.length, 1);
     assert.equal(members.members[0]!.endpoint, 'http://127.0.0.1:1');

@@ -11,15 +11,17 @@ import { deriveAlertId, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import type { KafkaClient } from '@tradewatch/shared/kafka-port';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import {
+  KEEP_TEST_DATA,
   freePort,
   ROOT,
   clickhouse,
   clickhouseCommand,
-  createTestTopics,
+  createTestTopology,
   deleteTestTopics,
+  startProcessor,
   startService,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
   withAdmin,
   type RunningService,
@@ -82,42 +84,25 @@ export const startDeskPipeline = async (opts: {
   env?: Record<string, string>;
 }): Promise<DeskPipeline> => {
   const kafka = testKafka();
-  const id = uniqueName('desk');
-  const database = id.replace(/-/g, '_');
+  const pipeline = testPipeline('desk');
+  const { id, database } = pipeline;
   const users = {
     viewer: { name: 'vera-viewer', token: `viewer-${id}` },
     analyst: { name: 'ana-analyst', token: `analyst-${id}` },
     admin: { name: 'adam-admin', token: `admin-${id}` },
   };
-  const env: Record<string, string> = {
-    EVENTS_TOPIC: `${id}.events`,
-    ALERTS_TOPIC: `${id}.alerts`,
-    LABELS_TOPIC: `${id}.labels`,
-    DEAD_LETTER_TOPIC: `${id}.dlq`,
-    RULES_TOPIC: `${id}.rules`,
-    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-    PROCESSOR_CHANGELOG_TOPIC: `${id}.changelog`,
-    PROCESSOR_GROUP_ID: `${id}-processor`,
-    SINK_GROUP_ID: `${id}-sink`,
-    CLICKHOUSE_DATABASE: database,
+  const env = {
+    ...pipeline.env,
     GATEWAY_TOKENS: `gs-eu-1:${GATEWAY_TOKEN}`,
     GATEWAY_RATE_LIMIT_EVENTS_PER_SEC: '1000000',
     GATEWAY_REDIS_KEY_PREFIX: `tw:${id}:`,
     ...opts.env,
   };
-  const topics = [
-    env.EVENTS_TOPIC!,
-    env.ALERTS_TOPIC!,
-    env.LABELS_TOPIC!,
-    env.DEAD_LETTER_TOPIC!,
-    env.RULES_TOPIC!,
-    env.SHADOW_ALERTS_TOPIC!,
-    env.PROCESSOR_CHANGELOG_TOPIC!,
-  ];
-  await createTestTopics(kafka, [
-    { topic: env.EVENTS_TOPIC!, partitions: PARTITIONS },
-    { topic: env.ALERTS_TOPIC!, partitions: PARTITIONS },
-  ]);
+  await createTestTopology(
+    kafka,
+    { events: env.EVENTS_TOPIC, alerts: env.ALERTS_TOPIC },
+    { eventsPartitions: PARTITIONS },
+  );
   const [gatewayPort, dashboardPort] = [await freePort(), await freePort()];
   const dashboardEnv: Record<string, string> = {
     ...env,
@@ -133,18 +118,14 @@ export const startDeskPipeline = async (opts: {
   const services: RunningService[] = [
     startService('gateway', { ...env, GATEWAY_PORT: String(gatewayPort) }),
     ...Array.from({ length: opts.processors }, (_, i) =>
-      startService(
-        'processor',
-        { ...env, PROCESSOR_METRICS_PORT: '0', PROCESSOR_INSTANCE_ID: `p${i + 1}` },
-        `processor-p${i + 1}`,
-      ),
+      startProcessor({ ...env, PROCESSOR_METRICS_PORT: '0' }, `p${i + 1}`),
     ),
     startService('sink', env),
   ];
   let dashboard: RunningService | undefined;
 
   const groupMembers = () =>
-    withAdmin(kafka, (admin) => admin.describeGroupMembers(env.PROCESSOR_GROUP_ID!, env.EVENTS_TOPIC!));
+    withAdmin(kafka, (admin) => admin.describeGroupMembers(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC));
 
   const startDashboard = async () => {
     dashboard = startService('dashboard', dashboardEnv);
@@ -164,8 +145,8 @@ export const startDeskPipeline = async (opts: {
 
   const stop = async () => {
     await Promise.all([...services, ...(dashboard ? [dashboard] : [])].map((s) => s.stop()));
-    if (process.env.KEEP_TEST_DATA === '1') return; // to look at topics and tables after a failure
-    await deleteTestTopics(kafka, topics);
+    if (KEEP_TEST_DATA) return; // to look at topics and tables after a failure
+    await deleteTestTopics(kafka, pipeline.allTopics);
     await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
   };
 

@@ -6,22 +6,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { deriveAlertId, RULE_ID, type Alert } from '@tradewatch/shared/alerts';
 import { createClickHouse, runStatement, sqlIdentifier } from '@tradewatch/shared/clickhouse';
 import type { AlertLabel } from '@tradewatch/shared/labels';
-import { topicSpecs } from '@tradewatch/shared/topology';
 import {
   CLICKHOUSE_URL,
   BROKERS,
   clickhouse,
+  createTestTopology,
   deleteTestTopics,
   startService,
   testKafka,
+  testLogger,
   uniqueName,
   waitUntil,
-  withAdmin,
 } from '../../../test/support/harness.ts';
 import { startAlertFeed, type RunningFeed } from '../src/alert-feed.ts';
 import type { AlertsPage, DeskAlert } from '../src/api-types.ts';
@@ -62,13 +61,11 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
     db: `it_desk_${suffix.replace(/[^A-Za-z0-9]/g, '_')}`,
   };
   const kafka = testKafka();
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  await withAdmin(kafka, (admin) =>
-    admin.ensureTopics([
-      { topic: names.events, partitions: PARTITIONS },
-      { topic: names.alerts, partitions: PARTITIONS },
-      ...topicSpecs({ labels: names.labels }),
-    ]),
+  const log = testLogger('it-desk');
+  await createTestTopology(
+    kafka,
+    { events: names.events, alerts: names.alerts, labels: names.labels },
+    { eventsPartitions: PARTITIONS },
   );
   const ch = createClickHouse({ url: CLICKHOUSE_URL, application: 'it-desk' });
   const sink = startService('sink', {

@@ -3,22 +3,21 @@
 // racing for one version number: the first written stands, the other is told to retry.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
 import { RuleFeed } from '@tradewatch/shared/rule-feed';
 import { decodeRuleRecord, nextRuleVersion, RuleBook, RuleInvalidError } from '@tradewatch/shared/rules';
-import { topicSpecs } from '@tradewatch/shared/topology';
 import { KafkaRuleRegistry } from '../src/rule-registry.ts';
 import {
-  createTestTopics,
+  createTestTopology,
   deleteTestTopics,
   readTopicUntil,
   testKafka,
+  testLogger,
   uniqueName,
 } from '../../../test/support/harness.ts';
 
 const kafka = testKafka();
 const topic = `${uniqueName('desk-rules')}.rules`;
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const log = testLogger('desk-rules');
 const registries: KafkaRuleRegistry[] = [];
 const admins: { close(): Promise<void> }[] = [];
 after(async () => {
@@ -54,7 +53,7 @@ const topicVersions = async (n: number) =>
   });
 
 test('seed once, changes read back, refusals write nothing, a race for a version is a conflict', async () => {
-  await createTestTopics(kafka, topicSpecs({ rules: topic }));
+  await createTestTopology(kafka, { rules: topic });
   const a = await registry();
   await a.seed();
   await a.seed();

@@ -5,23 +5,22 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveAlertId, RULE_ID } from '@tradewatch/shared/alerts';
-import { createClickHouse, runStatement, sqlLiteral } from '@tradewatch/shared/clickhouse';
-import { createKafkaClient } from '@tradewatch/shared/kafka-client';
+import { runStatement, sqlLiteral } from '@tradewatch/shared/clickhouse';
 import { partitionForKey } from '@tradewatch/shared/partitioner';
 import { startGateway } from '../src/gateway.ts';
+import { IT_HEADERS, gatewayConfig } from './support/infra.ts';
 import {
-  IT_HEADERS,
-  KAFKA_BROKERS,
-  createTopic,
-  deleteTopic,
+  CLICKHOUSE_URL,
+  createTestTopology,
+  deleteTestTopics,
   freePort,
-  gatewayConfig,
-  quietLogger,
+  testClickHouse,
+  testKafka,
+  testLogger,
   uniqueName,
-} from './support/infra.ts';
+} from '../../../test/support/harness.ts';
 
-const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
-const id = uniqueName('status');
+const id = uniqueName('gateway-status');
 const database = id.replace(/-/g, '_');
 const eventsTopic = `${id}-events`;
 const alertsTopic = `${id}-alerts`;
@@ -33,20 +32,15 @@ const env = {
   CLICKHOUSE_URL,
   CLICKHOUSE_DATABASE: database,
 };
-const clickhouse = createClickHouse({ url: CLICKHOUSE_URL, application: 'gateway-status-test' });
-const kafka = createKafkaClient({
-  brokers: [KAFKA_BROKERS],
-  clientId: 'gateway-status-test',
-  logger: quietLogger(),
-});
+const clickhouse = testClickHouse();
+const kafka = testKafka();
 const admin = kafka.admin();
 
 after(async () => {
   await admin.close();
   await runStatement(clickhouse, `DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
   await clickhouse.close();
-  await deleteTopic(KAFKA_BROKERS, eventsTopic);
-  await deleteTopic(KAFKA_BROKERS, alertsTopic);
+  await deleteTestTopics(kafka, [eventsTopic, alertsTopic]);
 });
 
 /** The columns the status endpoint reads, keyed like the sink's tables (userId first). */
@@ -83,10 +77,9 @@ test(
   'accepted → processed (lag, flagged or not, with the alert id) → archived, from the real sources',
   { timeout: 90_000 },
   async () => {
-    await createTopic(KAFKA_BROKERS, eventsTopic, 3);
-    await createTopic(KAFKA_BROKERS, alertsTopic, 3);
+    await createTestTopology(kafka, { events: eventsTopic, alerts: alertsTopic }, { eventsPartitions: 3 });
     await createArchive();
-    const g = await startGateway(gatewayConfig(env), quietLogger());
+    const g = await startGateway(gatewayConfig(env), testLogger('gateway-it'));
     try {
       const status = async (eventId: string) => {
         const res = await g.app.inject({ method: 'GET', url: `/v1/events/${eventId}`, headers: IT_HEADERS });
@@ -166,7 +159,7 @@ test(
 test('ClickHouse unreachable: archived is unknown, the rest is answered', { timeout: 60_000 }, async () => {
   const g = await startGateway(
     gatewayConfig({ ...env, CLICKHOUSE_URL: `http://127.0.0.1:${await freePort()}` }),
-    quietLogger(),
+    testLogger('gateway-it'),
   );
   try {
     const ev = { eventId: `${id}-t9`, type: 'trade', userId: 'zoe', ts: Date.now(), amount: 3 };

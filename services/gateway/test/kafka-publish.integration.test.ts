@@ -2,19 +2,24 @@
 // has its own topic and Redis key prefix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { defaultSandboxTopic } from '@tradewatch/shared/topology';
 import { startGateway } from '../src/gateway.ts';
 import {
   IT_HEADERS,
   IT_SANDBOX_HEADERS,
   IT_TOKENS_WITH_SANDBOX,
-  KAFKA_BROKERS,
-  createTopic,
-  deleteTopic,
   gatewayConfig,
-  quietLogger,
   readTopic,
-  uniqueName,
 } from './support/infra.ts';
+import {
+  createTestTopology,
+  deleteTestTopics,
+  testKafka,
+  testLogger,
+  uniqueName,
+} from '../../../test/support/harness.ts';
+
+const kafka = testKafka();
 
 const event = (i: number, userId: string) => ({
   eventId: `${userId}-e${i}`,
@@ -28,18 +33,17 @@ const withGateway = async (
   env: Record<string, string>,
   fn: (g: Awaited<ReturnType<typeof startGateway>>, topic: string) => Promise<void>,
 ) => {
-  const topic = uniqueName('events');
-  await createTopic(KAFKA_BROKERS, topic, 3);
+  const topic = uniqueName('gateway-events');
+  await createTestTopology(kafka, { events: topic }, { eventsPartitions: 3 });
   const g = await startGateway(
     gatewayConfig({ EVENTS_TOPIC: topic, GATEWAY_IDEMPOTENCY_WINDOW_SEC: '600', ...env }),
-    quietLogger(),
+    testLogger('gateway-it'),
   );
   try {
     await fn(g, topic);
   } finally {
     await g.stop();
-    await deleteTopic(KAFKA_BROKERS, topic);
-    await deleteTopic(KAFKA_BROKERS, `tradewatch.sandbox.${topic}`);
+    await deleteTestTopics(kafka, [topic, defaultSandboxTopic(topic)]);
   }
 };
 
@@ -61,7 +65,7 @@ test(
       assert.equal(res.statusCode, 202, res.body);
       assert.deepEqual(res.json(), { accepted: 400, duplicates: 0 });
 
-      const reader = await readTopic(KAFKA_BROKERS, topic);
+      const reader = await readTopic(kafka, topic);
       try {
         await reader.waitForCount(400);
         for (const m of reader.messages) {
@@ -102,7 +106,7 @@ test('a retried request does not publish twice', { timeout: 60_000 }, async () =
     assert.deepEqual((await app.inject(post({ events: partly }))).json(), { accepted: 1, duplicates: 10 });
     // A marker published after the retries: once it is read, everything before it has been too.
     assert.equal((await app.inject(post(event(99, 'erin')))).statusCode, 202);
-    const reader = await readTopic(KAFKA_BROKERS, topic);
+    const reader = await readTopic(kafka, topic);
     try {
       await reader.waitForCount(52);
       const ids = reader.values().map((v) => v.eventId);
@@ -128,7 +132,7 @@ test(
           order.push(`frank-e${i}`);
         }),
       );
-      const reader = await readTopic(KAFKA_BROKERS, topic);
+      const reader = await readTopic(kafka, topic);
       try {
         await reader.waitForCount(200);
         const onTopic = reader.values().map((v) => v.eventId as string);
@@ -164,7 +168,7 @@ test('a 1 MiB batch of one user with long ids fits the broker limits', { timeout
     body = body.slice(0, -1) + ' '.repeat(1024 * 1024 - Buffer.byteLength(body)) + '}';
     const res = await app.inject({ method: 'POST', url: '/v1/events', headers: IT_HEADERS, payload: body });
     assert.equal(res.statusCode, 202, res.body);
-    const reader = await readTopic(KAFKA_BROKERS, topic);
+    const reader = await readTopic(kafka, topic);
     try {
       await reader.waitForCount(1000);
       assert.deepEqual(
@@ -201,13 +205,13 @@ test(
           assert.equal(res.statusCode, 202, res.body);
         }),
       );
-      const reader = await readTopic(KAFKA_BROKERS, topic);
+      const reader = await readTopic(kafka, topic);
       try {
         await reader.waitForCount(60);
         const onTopic = new Map(
-          reader.messages.map((m, i) => [
+          reader.messages.map((m) => [
             (JSON.parse(m.value!.toString()) as { eventId: string }).eventId,
-            { partition: reader.partitions[i]!, offset: Number(m.offset) },
+            { partition: m.partition, offset: Number(m.offset) },
           ]),
         );
         for (const e of events) {
@@ -243,7 +247,7 @@ test(
       assert.deepEqual(reused.json<{ indexes: number[] }>().indexes, [1]);
       assert.deepEqual((await app.inject(post(original))).json(), { accepted: 0, duplicates: 1 });
       assert.equal((await app.inject(post(event(3, 'nia')))).statusCode, 202); // a marker
-      const reader = await readTopic(KAFKA_BROKERS, topic);
+      const reader = await readTopic(kafka, topic);
       try {
         await reader.waitForCount(2);
         assert.deepEqual(
@@ -289,8 +293,8 @@ test(
         [true, `tradewatch.sandbox.${topic}`, 'skipped'],
       );
 
-      const sandbox = await readTopic(KAFKA_BROKERS, `tradewatch.sandbox.${topic}`);
-      const live = await readTopic(KAFKA_BROKERS, topic);
+      const sandbox = await readTopic(kafka, defaultSandboxTopic(topic));
+      const live = await readTopic(kafka, topic);
       try {
         await sandbox.waitForCount(20);
         await live.waitForCount(2);

@@ -3,19 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from '../src/gateway.ts';
+import { IT_HEADERS, PrivateRedis, gatewayConfig, readTopic } from './support/infra.ts';
 import {
-  IT_HEADERS,
-  KAFKA_BROKERS,
   PrivateKafka,
-  PrivateRedis,
-  createTopic,
-  deleteTopic,
-  gatewayConfig,
-  quietLogger,
-  readTopic,
+  createTestTopology,
+  deleteTestTopics,
+  testKafka,
+  testLogger,
   uniqueName,
-} from './support/infra.ts';
-import { waitUntil } from '../../../test/support/harness.ts';
+  waitUntil,
+} from '../../../test/support/harness.ts';
 
 const batch = (from: number, n: number, userId = 'grace') => ({
   events: Array.from({ length: n }, (_, i) => ({
@@ -38,10 +35,11 @@ test(
   { timeout: 180_000 },
   async () => {
     const kafka = await PrivateKafka.start();
-    const topic = uniqueName('outage');
+    const client = testKafka({ brokers: [kafka.brokers] });
+    const topic = uniqueName('gateway-outage');
     const PUBLISH_TIMEOUT = 1500;
     try {
-      await createTopic(kafka.brokers, topic, 2);
+      await createTestTopology(client, { events: topic }, { eventsPartitions: 2 });
       const g = await startGateway(
         gatewayConfig({
           KAFKA_BROKERS: kafka.brokers,
@@ -50,7 +48,7 @@ test(
           GATEWAY_CLAIM_TTL_MS: '5000',
           GATEWAY_IDEMPOTENCY_WINDOW_SEC: '600',
         }),
-        quietLogger(),
+        testLogger('gateway-it'),
       );
       try {
         assert.equal((await g.app.inject(post(batch(0, 100)))).statusCode, 202);
@@ -76,7 +74,7 @@ test(
           90_000,
           10,
         );
-        const reader = await readTopic(kafka.brokers, topic);
+        const reader = await readTopic(client, topic);
         try {
           await reader.waitForCount(200, 60_000);
           const ids = new Set(reader.values().map((v) => v.eventId));
@@ -105,12 +103,13 @@ test(
   { timeout: 60_000 },
   async () => {
     const redis = await PrivateRedis.start();
-    const topic = uniqueName('redis-outage');
-    await createTopic(KAFKA_BROKERS, topic, 1);
+    const kafka = testKafka();
+    const topic = uniqueName('gateway-redis-outage');
+    await createTestTopology(kafka, { events: topic }, { eventsPartitions: 1 });
     try {
       const g = await startGateway(
         gatewayConfig({ REDIS_URL: redis.url, EVENTS_TOPIC: topic }),
-        quietLogger(),
+        testLogger('gateway-it'),
       );
       try {
         assert.equal((await g.app.inject(post(batch(0, 10, 'heidi')))).statusCode, 202);
@@ -134,7 +133,7 @@ test(
           10,
         );
         assert.equal((await g.app.inject(post(batch(20, 1, 'heidi')))).statusCode, 202);
-        const reader = await readTopic(KAFKA_BROKERS, topic);
+        const reader = await readTopic(kafka, topic);
         try {
           await reader.waitForCount(21);
           assert.deepEqual(
@@ -150,7 +149,7 @@ test(
       }
     } finally {
       await redis.down();
-      await deleteTopic(KAFKA_BROKERS, topic);
+      await deleteTestTopics(kafka, [topic]);
     }
   },
 );

@@ -6,11 +6,10 @@ import { RedisAcceptedLedger } from '../src/idempotency.ts';
 import type { AcceptedRecord } from '../src/ports.ts';
 import { RedisRateGate } from '../src/rate-limit.ts';
 import { createRedis, type Redis } from '../src/redis.ts';
-import { REDIS_URL, quietLogger, uniqueName } from './support/infra.ts';
-import { waitUntil } from '../../../test/support/harness.ts';
+import { REDIS_URL, testLogger, uniqueName, waitUntil } from '../../../test/support/harness.ts';
 
 const connect = async () => {
-  const r = createRedis({ url: REDIS_URL, logger: quietLogger() });
+  const r = createRedis({ url: REDIS_URL, logger: testLogger('gateway-it') });
   await r.connect();
   return r;
 };

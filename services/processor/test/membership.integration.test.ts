@@ -7,18 +7,19 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert } from '@tradewatch/shared/alerts';
-import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import type { GroupMembers } from '@tradewatch/shared/kafka-port';
 import { referenceAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import {
-  createTestTopics,
+  FAST_PROCESSOR_GROUP,
+  createTestTopology,
   deleteTestTopics,
-  produce,
+  groupCaughtUp,
+  produceEvents,
   readTopicSettled,
-  startService,
+  startProcessor,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
   withAdmin,
   type RunningService,
@@ -37,54 +38,21 @@ after(async () => {
 const PARTITIONS = 6;
 
 const setup = async (extra: Record<string, string> = {}) => {
-  const id = uniqueName('members');
-  const env = {
-    EVENTS_TOPIC: `${id}.events`,
-    ALERTS_TOPIC: `${id}.alerts`,
-    DEAD_LETTER_TOPIC: `${id}.dlq`,
-    RULES_TOPIC: `${id}.rules`,
-    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-    PROCESSOR_GROUP_ID: id,
-    PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-    PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
-    ...extra,
-  };
-  created.push(
-    env.EVENTS_TOPIC,
-    env.ALERTS_TOPIC,
-    env.DEAD_LETTER_TOPIC,
-    env.RULES_TOPIC,
-    env.SHADOW_ALERTS_TOPIC,
-    `tradewatch.${id}.changelog`,
-  );
-  await createTestTopics(kafka, [{ topic: env.EVENTS_TOPIC, partitions: PARTITIONS }]);
+  const pipeline = testPipeline('members');
+  const env = { ...pipeline.env, ...FAST_PROCESSOR_GROUP, ...extra };
+  const { events: eventsTopic } = pipeline.topics;
+  created.push(...pipeline.allTopics);
+  await createTestTopology(kafka, { events: eventsTopic }, { eventsPartitions: PARTITIONS });
   const start = (label: string, more: Record<string, string> = {}) => {
-    const s = startService(
-      'processor',
-      { ...env, ...more, PROCESSOR_INSTANCE_ID: label },
-      `members-${label}`,
-    );
+    const s = startProcessor({ ...env, ...more }, label, `members-${label}`);
     running.push(s);
     return s;
   };
-  const group = () => withAdmin(kafka, (admin) => admin.describeGroupMembers(id, env.EVENTS_TOPIC));
-  const caughtUp = () =>
-    withAdmin(kafka, async (admin) => {
-      const [ends, committed] = await Promise.all([
-        admin.watermarks(env.EVENTS_TOPIC),
-        admin.committedOffsets(id, env.EVENTS_TOPIC),
-      ]);
-      return ends.every((e) => committed.get(e.partition) === e.high);
-    });
+  const group = () =>
+    withAdmin(kafka, (admin) => admin.describeGroupMembers(pipeline.processorGroup, eventsTopic));
+  const caughtUp = () => groupCaughtUp(kafka, pipeline.processorGroup, eventsTopic);
   return { env, start, group, caughtUp };
 };
-
-const publish = (topic: string, events: GameEvent[]) =>
-  produce(
-    kafka,
-    topic,
-    events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-  );
 
 /** Partitions of each static member (by instance id), once the group is Stable with `n` members. */
 const stableSplit = async (group: () => Promise<GroupMembers>, n: number) =>
@@ -135,24 +103,24 @@ const linesAfter = (s: RunningService, from: number, pattern: RegExp) =>
 test('a restarted static member gets its partitions back; the other instance never stops', async () => {
   const { env, start, group, caughtUp } = await setup();
   const { events, expected } = workload(31);
-  await publish(env.EVENTS_TOPIC, events.slice(0, 12000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(0, 12000));
   const a = start('a');
   const b = start('b');
   const before = await stableSplit(group, 2);
   await waitUntil('both to process', caughtUp, 60000, 300);
 
   const bFrom = b.log().length;
-  await publish(env.EVENTS_TOPIC, events.slice(12000, 18000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(12000, 18000));
   await a.kill(); // a crash; the supervisor starts it again at once, with the same instance id
   const a2 = start('a');
-  await publish(env.EVENTS_TOPIC, events.slice(18000, 30000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(18000, 30000));
   await waitUntil(
     'the restarted a to restore its partitions',
     () => linesAfter(a2, 0, /"partition restored"/).length === PARTITIONS / 2,
     60000,
   );
   assert.deepEqual(await stableSplit(group, 2), before, 'each instance owns what it owned before');
-  await publish(env.EVENTS_TOPIC, events.slice(30000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(30000));
   await waitUntil('the group to catch up', caughtUp, 120000, 300);
   assert.deepEqual(
     linesAfter(b, bFrom, /"partitions (assigned|revoked)"|"partition task closed"|"partition restored"/),
@@ -166,19 +134,19 @@ test('a restarted static member gets its partitions back; the other instance nev
 test('a zombie frozen past its session timeout cannot commit when it resumes; nothing twice', async () => {
   const { env, start, group, caughtUp } = await setup();
   const { events, expected } = workload(37);
-  await publish(env.EVENTS_TOPIC, events.slice(0, 8000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(0, 8000));
   // A long commit interval: when it is frozen, the zombie holds applied records it has not committed.
   const a = start('a', { PROCESSOR_COMMIT_INTERVAL_MS: '3000' });
   const b = start('b');
   await stableSplit(group, 2);
   await waitUntil('a to commit', caughtUp, 60000, 300);
 
-  await publish(env.EVENTS_TOPIC, events.slice(8000, 14000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(8000, 14000));
   await waitUntil('a to apply new records', () => /"partition restored"/.test(a.log()), 30000);
   await sleep(1500); // a applies the new records; its next commit is due 3 s after the first
   a.child.kill('SIGSTOP');
   const aFrom = a.log().length;
-  await publish(env.EVENTS_TOPIC, events.slice(14000, 24000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(14000, 24000));
   // Past a's session timeout: b owns everything and processes what a had applied but not committed.
   await waitUntil(
     'b alone to own every partition',
@@ -191,7 +159,7 @@ test('a zombie frozen past its session timeout cannot commit when it resumes; no
   );
   await waitUntil('b to catch up alone', caughtUp, 60000, 300);
   a.child.kill('SIGCONT');
-  await publish(env.EVENTS_TOPIC, events.slice(24000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(24000));
   const refused = (l: string) =>
     (l.includes('"transaction failed: its tasks restore"') &&
       /UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|FENCED_INSTANCE_ID/.test(l)) ||

@@ -2,20 +2,24 @@
 // reference rule applied to the topic in order, whatever crashes and rebalances happen.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
+import { encodeEvent } from '@tradewatch/shared/events';
 import { decodeAlert, RULE_ID, RULE_VERSION } from '@tradewatch/shared/alerts';
 import { headerText } from '@tradewatch/shared/kafka-port';
 import { referenceAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import {
-  createTestTopics,
+  FAST_PROCESSOR_GROUP,
+  committedTotal,
+  createTestTopology,
   deleteTestTopics,
+  groupCaughtUp,
   produce,
+  produceEvents,
   readTopicSettled,
   readTopicUntil,
-  startService,
+  startProcessor,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
   withAdmin,
   type RunningService,
@@ -30,56 +34,20 @@ after(async () => {
 });
 
 const setup = async (partitions: number) => {
-  const id = uniqueName('proc');
-  const env = {
-    EVENTS_TOPIC: `${id}.events`,
-    ALERTS_TOPIC: `${id}.alerts`,
-    DEAD_LETTER_TOPIC: `${id}.dlq`,
-    RULES_TOPIC: `${id}.rules`,
-    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-    PROCESSOR_GROUP_ID: id,
-    PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-    PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
-  };
-  created.push(
-    env.EVENTS_TOPIC,
-    env.ALERTS_TOPIC,
-    env.DEAD_LETTER_TOPIC,
-    env.RULES_TOPIC,
-    env.SHADOW_ALERTS_TOPIC,
-    `tradewatch.${id}.changelog`,
-  );
-  await createTestTopics(kafka, [{ topic: env.EVENTS_TOPIC, partitions }]);
+  const pipeline = testPipeline('proc');
+  const env = { ...pipeline.env, ...FAST_PROCESSOR_GROUP };
+  created.push(...pipeline.allTopics);
+  await createTestTopology(kafka, { events: env.EVENTS_TOPIC }, { eventsPartitions: partitions });
   const start = (label: string) => {
-    const s = startService('processor', { ...env, PROCESSOR_INSTANCE_ID: label }, `processor-${label}`);
+    const s = startProcessor(env, label);
     running.push(s);
     return s;
   };
-  return { env, start };
+  return { env, start, topics: pipeline.topics };
 };
 
-const publish = (topic: string, events: GameEvent[]) =>
-  produce(
-    kafka,
-    topic,
-    events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-  );
-
-/** Committed offsets of the group equal the end of every partition. */
-const caughtUp = (groupId: string, topic: string) =>
-  withAdmin(kafka, async (admin) => {
-    const [ends, committed] = await Promise.all([
-      admin.watermarks(topic),
-      admin.committedOffsets(groupId, topic),
-    ]);
-    return ends.every((e) => committed.get(e.partition) === e.high);
-  });
-
-const anyProgress = (groupId: string, topic: string) =>
-  withAdmin(kafka, async (admin) => {
-    const committed = await admin.committedOffsets(groupId, topic);
-    return [...committed.values()].some((offset) => offset > 0);
-  });
+const anyProgress = async (groupId: string, topic: string) =>
+  (await committedTotal(kafka, groupId, topic)) > 0;
 
 const byAlertId = (a: { alertId: string }, b: { alertId: string }) => a.alertId.localeCompare(b.alertId);
 
@@ -112,7 +80,7 @@ const alertsOf = async (topic: string, expected: number) => {
 };
 
 test('exactly the reference alerts across SIGKILL, restore from the changelog, and scaling 1 → 2', async () => {
-  const { env, start } = await setup(4);
+  const { env, start, topics } = await setup(4);
   const { events, expected } = workloadWithExpected({
     users: 300,
     events: 40000,
@@ -127,13 +95,13 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
   // decide that transaction but the coordinator's timeout or a new producer of the id). The
   // first 25,000 events are published in small steps meanwhile, so that records are flowing;
   // a kill that fell between two transactions is tried again with a new incarnation.
-  const changelog = `tradewatch.${env.PROCESSOR_GROUP_ID}.changelog`;
+  const changelog = topics.changelog;
   const openTransaction = () =>
     withAdmin(kafka, async (admin) => {
       const [stable, ends] = await Promise.all([admin.watermarks(changelog), admin.logEnds(changelog)]);
       return stable.some((w) => (ends.get(w.partition) ?? 0) > w.high);
     });
-  await publish(env.EVENTS_TOPIC, events.slice(0, 2000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(0, 2000));
   let published = 2000;
   let killedInside = 0;
   for (let attempt = 1; attempt <= 5 && killedInside === 0; attempt++) {
@@ -148,7 +116,7 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
       'a transaction of a in flight while records flow',
       async () => {
         if (published < 25000) {
-          await publish(env.EVENTS_TOPIC, events.slice(published, published + 500));
+          await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(published, published + 500));
           published += 500;
         }
         return openTransaction();
@@ -160,10 +128,10 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
     if (await openTransaction()) killedInside = attempt;
   }
   assert.ok(killedInside > 0, 'a SIGKILL landed inside an open transaction');
-  if (published < 25000) await publish(env.EVENTS_TOPIC, events.slice(published, 25000));
+  if (published < 25000) await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(published, 25000));
 
   const b = start('b');
-  await publish(env.EVENTS_TOPIC, events.slice(25000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(25000));
   await waitUntil(
     'b to restore a partition',
     () => /"partition restored"/.test(b.log()) && /"users":[1-9]/.test(b.log()),
@@ -175,7 +143,7 @@ test('exactly the reference alerts across SIGKILL, restore from the changelog, a
   await waitUntil('c to be assigned partitions', () => /"partitions assigned"/.test(c.log()), 60000);
   await waitUntil(
     'the group to catch up',
-    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    () => groupCaughtUp(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
     120000,
     500,
   );
@@ -199,22 +167,22 @@ test('exactly the reference alerts while scaling 1 → 3 → 1 with graceful sto
   const chunks = [0, 10000, 25000, 40000, 60000];
   const assignedSome = (s: RunningService) => () => /"partitions":\[\d/.test(s.log());
 
-  await publish(env.EVENTS_TOPIC, events.slice(chunks[0], chunks[1]));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(chunks[0], chunks[1]));
   const a = start('a');
   await waitUntil('a to commit', () => anyProgress(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC), 60000, 50);
   const b = start('b');
   const c = start('c'); // 1 → 3
-  await publish(env.EVENTS_TOPIC, events.slice(chunks[1], chunks[2]));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(chunks[1], chunks[2]));
   await waitUntil('b to own partitions', assignedSome(b), 60000);
   await waitUntil('c to own partitions', assignedSome(c), 60000);
-  await publish(env.EVENTS_TOPIC, events.slice(chunks[2], chunks[3]));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(chunks[2], chunks[3]));
   await Promise.all([b.stop(), c.stop()]); // 3 → 1, SIGTERM while records are still arriving
   assert.equal(await b.exited, 0);
   assert.equal(await c.exited, 0);
-  await publish(env.EVENTS_TOPIC, events.slice(chunks[3], chunks[4]));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(chunks[3], chunks[4]));
   await waitUntil(
     'a to catch up alone',
-    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    () => groupCaughtUp(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
     120000,
     500,
   );
@@ -270,7 +238,7 @@ test('duplicates change nothing; poison records go to dead letters with the reas
   const p = start('a');
   await waitUntil(
     'the group to catch up',
-    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    () => groupCaughtUp(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
     60000,
     300,
   );

@@ -5,21 +5,22 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeAlert } from '@tradewatch/shared/alerts';
-import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import { encodeRule, SEED_RULE, type RuleDefinition } from '@tradewatch/shared/rules';
-import { topicSpecs } from '@tradewatch/shared/topology';
 import { referenceRuleAlerts } from '../../../test/support/reference-rule.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import {
-  createTestTopics,
+  FAST_PROCESSOR_GROUP,
+  committedTotal,
+  createTestTopology,
   deleteTestTopics,
+  groupCaughtUp,
   produce,
+  produceEvents,
   readTopicSettled,
-  startService,
+  startProcessor,
   testKafka,
-  uniqueName,
+  testPipeline,
   waitUntil,
-  withAdmin,
   type RunningService,
 } from '../../../test/support/harness.ts';
 
@@ -30,27 +31,6 @@ after(async () => {
   await Promise.all(running.map((s) => s.kill()));
   await deleteTestTopics(kafka, created);
 });
-
-const caughtUp = (groupId: string, topic: string) =>
-  withAdmin(kafka, async (admin) => {
-    const [ends, committed] = await Promise.all([
-      admin.watermarks(topic),
-      admin.committedOffsets(groupId, topic),
-    ]);
-    return ends.every((e) => committed.get(e.partition) === e.high);
-  });
-
-const committedTotal = (groupId: string, topic: string) =>
-  withAdmin(kafka, async (admin) =>
-    [...(await admin.committedOffsets(groupId, topic)).values()].reduce((n, o) => n + o, 0),
-  );
-
-const publish = (topic: string, events: GameEvent[]) =>
-  produce(
-    kafka,
-    topic,
-    events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-  );
 
 /** Waits until every instance logged reading each of `versions` from the rules topic. */
 const readBy = (instances: RunningService[], versions: RuleDefinition[]) =>
@@ -67,31 +47,16 @@ const readBy = (instances: RunningService[], versions: RuleDefinition[]) =>
   );
 
 test('rule versions written mid-stream apply by event time across a SIGKILL and a rebalance; shadow alerts stay off alerts', async () => {
-  const id = uniqueName('rules');
-  const env = {
-    EVENTS_TOPIC: `${id}.events`,
-    ALERTS_TOPIC: `${id}.alerts`,
-    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-    RULES_TOPIC: `${id}.rules`,
-    DEAD_LETTER_TOPIC: `${id}.dlq`,
-    PROCESSOR_GROUP_ID: id,
-    PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-    PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
-  };
-  created.push(
-    env.EVENTS_TOPIC,
-    env.ALERTS_TOPIC,
-    env.SHADOW_ALERTS_TOPIC,
-    env.RULES_TOPIC,
-    env.DEAD_LETTER_TOPIC,
-    `tradewatch.${id}.changelog`,
+  const pipeline = testPipeline('rules');
+  const env = { ...pipeline.env, ...FAST_PROCESSOR_GROUP };
+  created.push(...pipeline.allTopics);
+  await createTestTopology(
+    kafka,
+    { events: env.EVENTS_TOPIC, rules: env.RULES_TOPIC },
+    { eventsPartitions: 4 },
   );
-  await createTestTopics(kafka, [
-    { topic: env.EVENTS_TOPIC, partitions: 4 },
-    ...topicSpecs({ rules: env.RULES_TOPIC }),
-  ]);
   const start = (label: string) => {
-    const s = startService('processor', { ...env, PROCESSOR_INSTANCE_ID: label }, `processor-${label}`);
+    const s = startProcessor(env, label);
     running.push(s);
     return s;
   };
@@ -155,14 +120,14 @@ test('rule versions written mid-stream apply by event time across a SIGKILL and 
       versions.map((v) => ({ key: v.ruleId, value: encodeRule(v) })),
     );
 
-  await publish(env.EVENTS_TOPIC, events.slice(0, 10000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(0, 10000));
   const a = start('a');
   await writeRules(first);
   await readBy([a], first);
-  await publish(env.EVENTS_TOPIC, events.slice(10000, 22000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(10000, 22000));
   await waitUntil(
     'a to commit past the first change',
-    async () => (await committedTotal(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC)) > 15000,
+    async () => (await committedTotal(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC)) > 15000,
     60000,
     20,
   );
@@ -174,10 +139,10 @@ test('rule versions written mid-stream apply by event time across a SIGKILL and 
   await waitUntil('c to be assigned partitions', () => /"partitions":\[\d/.test(c.log()), 60000);
   await writeRules(second);
   await readBy([b, c], [...first, ...second]);
-  await publish(env.EVENTS_TOPIC, events.slice(22000));
+  await produceEvents(kafka, env.EVENTS_TOPIC, events.slice(22000));
   await waitUntil(
     'the group to catch up',
-    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    () => groupCaughtUp(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
     120000,
     500,
   );

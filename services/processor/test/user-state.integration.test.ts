@@ -12,12 +12,15 @@ import { ReferenceStates, referenceState } from '../../../test/support/reference
 import { StreamingWorkload } from '../../../test/support/streaming-workload.ts';
 import { generateWorkload } from '../../../test/support/workload.ts';
 import {
-  createTestTopics,
+  FAST_PROCESSOR_GROUP,
+  createTestTopology,
   deleteTestTopics,
-  produce,
+  groupCaughtUp,
+  produceEvents,
   readTopicUntil,
-  startService,
+  startProcessor,
   testKafka,
+  testPipeline,
   uniqueName,
   waitUntil,
   type RunningService,
@@ -35,30 +38,12 @@ after(async () => {
 });
 
 const setup = async (partitions: number, settings: Record<string, string> = {}) => {
-  const id = uniqueName('state');
-  const env = {
-    EVENTS_TOPIC: `${id}.events`,
-    ALERTS_TOPIC: `${id}.alerts`,
-    DEAD_LETTER_TOPIC: `${id}.dlq`,
-    RULES_TOPIC: `${id}.rules`,
-    SHADOW_ALERTS_TOPIC: `${id}.alerts.shadow`,
-    PROCESSOR_GROUP_ID: id,
-    PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-    PROCESSOR_HEARTBEAT_INTERVAL_MS: '500',
-    PROCESSOR_METRICS_PORT: '0',
-    ...settings,
-  };
-  created.push(
-    env.EVENTS_TOPIC,
-    env.ALERTS_TOPIC,
-    env.DEAD_LETTER_TOPIC,
-    env.RULES_TOPIC,
-    env.SHADOW_ALERTS_TOPIC,
-    `tradewatch.${id}.changelog`,
-  );
-  await createTestTopics(kafka, [{ topic: env.EVENTS_TOPIC, partitions }]);
+  const pipeline = testPipeline('state');
+  const env = { ...pipeline.env, ...FAST_PROCESSOR_GROUP, PROCESSOR_METRICS_PORT: '0', ...settings };
+  created.push(...pipeline.allTopics);
+  await createTestTopology(kafka, { events: env.EVENTS_TOPIC }, { eventsPartitions: partitions });
   const start = (label: string) => {
-    const s = startService('processor', { ...env, PROCESSOR_INSTANCE_ID: label }, `processor-${label}`);
+    const s = startProcessor(env, label);
     running.push(s);
     return s;
   };
@@ -106,16 +91,6 @@ const askState = async (instance: string, endpoint: string, userId: string): Pro
   };
 };
 
-/** Committed offsets of the group equal the end of every partition; resolves with the ends. */
-const caughtUp = async (groupId: string, topic: string) => {
-  const [ends, committed] = await Promise.all([
-    admin.watermarks(topic),
-    admin.committedOffsets(groupId, topic),
-  ]);
-  const done = ends.every((e) => committed.get(e.partition) === e.high);
-  return done ? new Map(ends.map((e) => [e.partition, Number(e.high)])) : undefined;
-};
-
 /** The group, once Stable with `n` advertising members that together own every partition. */
 const settledGroup = (group: () => Promise<GroupMembers>, n: number, partitions: number) =>
   waitUntil(
@@ -141,18 +116,14 @@ test("the owner answers each user's state, equal to the reference; others answer
   const partitions = 4;
   const { env, start, group } = await setup(partitions);
   const events = generateWorkload({ users: 120, events: 12000, seed: 31, takeoverRate: 0.04 });
-  await produce(
-    kafka,
-    env.EVENTS_TOPIC,
-    events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-  );
+  await produceEvents(kafka, env.EVENTS_TOPIC, events);
   const expected = referenceState(events, HISTORY);
   start('a');
   start('b');
   const g = await settledGroup(group, 2, partitions);
   const ends = await waitUntil(
     'the group to catch up',
-    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    () => groupCaughtUp(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
     60000,
     300,
   );
@@ -344,7 +315,7 @@ test('during a rebalance under traffic every answer is the reference state at it
   // Everything is processed: each user is answered by exactly one instance, with the final state.
   const ends = await waitUntil(
     'the group to catch up',
-    () => caughtUp(env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
+    () => groupCaughtUp(kafka, env.PROCESSOR_GROUP_ID, env.EVENTS_TOPIC),
     60000,
     300,
   );

@@ -10,28 +10,30 @@ import type { KafkaAdmin } from '@tradewatch/shared/kafka-port';
 import { loadSinkConfig } from '../src/config.ts';
 import { startSink } from '../src/start-sink.ts';
 import {
-  PrivateClickHouse,
   alertMessage,
   cleanUp,
   countRows,
-  createTestTopics,
+  createSinkTopics,
   eventMessage,
   labelMessage,
   makeAlert,
   makeEvents,
   makeLabels,
-  produce,
   produceTransactional,
   sinkEnv,
+  uniqueNames,
+} from './fixtures.ts';
+import {
+  PrivateClickHouse,
+  produce,
   testClickHouse,
   testKafka,
   testLogger,
-  uniqueNames,
-} from './fixtures.ts';
-import { waitUntil } from '../../../test/support/harness.ts';
+  waitUntil,
+} from '../../../test/support/harness.ts';
 
 const log = testLogger('sink-outage-it');
-const kafka = testKafka(log);
+const kafka = testKafka({ logger: log });
 let admin: KafkaAdmin;
 
 before(() => {
@@ -50,7 +52,7 @@ test('ClickHouse down for a while: the sink pauses, retries, and catches up exac
     await client.close();
     await clickhouse.destroy();
   });
-  await createTestTopics(admin, n);
+  await createSinkTopics(kafka, n);
   const sink = await startSink(
     loadSinkConfig(
       sinkEnv(n, {

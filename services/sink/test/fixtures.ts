@@ -1,43 +1,29 @@
-// Shared pieces of the sink's integration tests: unique names, real Kafka and ClickHouse
-// clients, generated events, alerts and labels, and waiting on a condition with a deadline.
+// The sink's integration tests' own pieces: their names and the sink's environment, their topics
+// (from the topology), generated events, alerts and labels, and checks of the archive. Waiting,
+// clients, producing and reading topics, and a private ClickHouse come from the one test-support
+// module, test/support/harness.ts.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { deriveAlertId, encodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import { encodeEvent, type GameEvent } from '@tradewatch/shared/events';
 import { encodeLabel, LABEL_VALUES, type AlertLabel } from '@tradewatch/shared/labels';
-import { topicSpecs } from '@tradewatch/shared/topology';
 import {
-  createClickHouse,
   queryRows,
   runStatement,
   sqlIdentifier,
   sqlTable,
   type ClickHouseClient,
 } from '@tradewatch/shared/clickhouse';
-import { createKafkaClient } from '@tradewatch/shared/kafka-client';
-import type { ConsumedRecord, KafkaAdmin, KafkaClient } from '@tradewatch/shared/kafka-port';
-import { createLogger, type Logger } from '@tradewatch/shared/logger';
-import { freePort, waitUntil } from '../../../test/support/harness.ts';
-
-/** A record to produce in a test: to the topic it is produced to. */
-export interface TestRecord {
-  key: string | Buffer | null;
-  value: string | Buffer | null;
-  partition?: number;
-  headers?: Record<string, string>;
-}
-
-export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
-
-export const testLogger = (name: string): Logger =>
-  createLogger(name, (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent');
+import type { KafkaAdmin, KafkaClient } from '@tradewatch/shared/kafka-port';
+import {
+  BROKERS,
+  CLICKHOUSE_URL,
+  TEST_LOG_LEVEL,
+  createTestTopology,
+  readTopicUntil,
+  uniqueName,
+  type TestRecord,
+  type TopicRecord,
+} from '../../../test/support/harness.ts';
 
 export interface TestNames {
   suffix: string;
@@ -51,8 +37,9 @@ export interface TestNames {
   database: string;
 }
 
+/** Names under `it-sink.`: the tests check that dead letters name their source topic. */
 export const uniqueNames = (label: string): TestNames => {
-  const suffix = `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const suffix = uniqueName(label);
   return {
     suffix,
     eventsTopic: `it-sink.${suffix}.events`,
@@ -68,7 +55,7 @@ export const uniqueNames = (label: string): TestNames => {
 
 /** The environment a sink under test reads (everything its own, nothing shared). */
 export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Record<string, string> => ({
-  KAFKA_BROKERS,
+  KAFKA_BROKERS: BROKERS.join(','),
   CLICKHOUSE_URL,
   EVENTS_TOPIC: n.eventsTopic,
   ALERTS_TOPIC: n.alertsTopic,
@@ -85,84 +72,29 @@ export const sinkEnv = (n: TestNames, extra: Record<string, string> = {}): Recor
   SINK_SESSION_TIMEOUT_MS: '10000',
   SINK_HEARTBEAT_INTERVAL_MS: '1000',
   STATS_INTERVAL_MS: '0',
-  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+  LOG_LEVEL: TEST_LOG_LEVEL ?? 'warn',
   ...extra,
 });
 
-export const testKafka = (log: Logger): KafkaClient =>
-  createKafkaClient({ brokers: [KAFKA_BROKERS], clientId: 'it-sink', logger: log });
-
-export const testClickHouse = (url = CLICKHOUSE_URL): ClickHouseClient =>
-  createClickHouse({ url, application: 'tradewatch-sink-tests' });
-
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-
 /**
- * A ClickHouse server of this test alone, started by infra/infra.sh with its own data directory
- * and free ports, so that stopping it disturbs nobody else. `down` and `up` stop it (by the pid
- * infra.sh recorded in that directory) and start it again with its data.
+ * The test's topics as the services create them, with fewer alerts than events partitions by
+ * default; `labels: false` leaves the labels topic to the sink, as when the desk is not up yet.
  */
-export class PrivateClickHouse {
-  readonly url: string;
-  private readonly dataDir: string;
-  private readonly env: NodeJS.ProcessEnv;
-  private constructor(dataDir: string, httpPort: number, tcpPort: number) {
-    this.dataDir = dataDir;
-    this.url = `http://127.0.0.1:${httpPort}`;
-    this.env = {
-      ...process.env,
-      TRADEWATCH_DATA_DIR: dataDir,
-      CLICKHOUSE_URL: this.url,
-      CLICKHOUSE_TCP_PORT: String(tcpPort),
-    };
-  }
-
-  static async start(): Promise<PrivateClickHouse> {
-    const dir = await mkdtemp(join(tmpdir(), 'tradewatch-sink-clickhouse-'));
-    const ch = new PrivateClickHouse(dir, await freePort(), await freePort());
-    try {
-      await ch.up();
-    } catch (err) {
-      await ch.destroy();
-      throw err;
-    }
-    return ch;
-  }
-
-  private infra(cmd: 'up' | 'down'): Promise<unknown> {
-    return promisify(execFile)(join(REPO, 'infra/infra.sh'), [cmd, 'clickhouse'], {
-      env: this.env,
-      timeout: 120000,
-    });
-  }
-
-  up(): Promise<unknown> {
-    return this.infra('up');
-  }
-
-  down(): Promise<unknown> {
-    return this.infra('down');
-  }
-
-  async destroy(): Promise<void> {
-    await this.down().catch(() => undefined);
-    await rm(this.dataDir, { recursive: true, force: true });
-  }
-}
-
-/** The test's topics; `labels: false` leaves the labels topic to the sink, as when the desk is not up yet. */
-export const createTestTopics = async (
-  admin: KafkaAdmin,
+export const createSinkTopics = (
+  kafka: KafkaClient,
   n: TestNames,
   { events = 3, alerts = 2, labels = true }: { events?: number; alerts?: number; labels?: boolean } = {},
-) => {
-  await admin.ensureTopics([
-    { topic: n.eventsTopic, partitions: events },
-    { topic: n.alertsTopic, partitions: alerts },
-    ...(labels ? topicSpecs({ labels: n.labelsTopic }) : []),
-    { topic: n.deadLetterTopic, partitions: 1 },
-  ]);
-};
+) =>
+  createTestTopology(
+    kafka,
+    {
+      events: n.eventsTopic,
+      alerts: n.alertsTopic,
+      deadLetters: n.deadLetterTopic,
+      ...(labels ? { labels: n.labelsTopic } : {}),
+    },
+    { eventsPartitions: events, partitions: { alerts } },
+  );
 
 export const cleanUp = async (admin: KafkaAdmin, client: ClickHouseClient, n: TestNames): Promise<void> => {
   await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(n.database)}`);
@@ -290,23 +222,6 @@ export const eventMessage = (ev: GameEvent): TestRecord => ({ key: ev.userId, va
 export const alertMessage = (a: Alert): TestRecord => ({ key: a.userId, value: encodeAlert(a) });
 export const labelMessage = (l: AlertLabel): TestRecord => ({ key: l.alertId, value: encodeLabel(l) });
 
-/** Produces with the gateway's producer settings, in chunks. */
-export const produce = async (
-  kafka: KafkaClient,
-  topic: string,
-  messages: TestRecord[],
-  chunk = 2000,
-): Promise<void> => {
-  const producer = kafka.producer();
-  try {
-    for (let i = 0; i < messages.length; i += chunk) {
-      await producer.send(messages.slice(i, i + chunk).map((m) => ({ topic, ...m })));
-    }
-  } finally {
-    await producer.close();
-  }
-};
-
 /** Produces in one transaction, like the processor; `abort` leaves the records invisible. */
 export const produceTransactional = async (
   kafka: KafkaClient,
@@ -337,8 +252,8 @@ export interface ReadRecord {
   headers: Record<string, string>;
 }
 
-const readRecord = (partition: number, r: ConsumedRecord): ReadRecord => ({
-  partition,
+const readRecord = (r: TopicRecord): ReadRecord => ({
+  partition: r.partition,
   offset: r.offset,
   key: r.key?.toString() ?? null,
   value: r.value?.toString() ?? null,
@@ -351,31 +266,10 @@ export const readTopic = async (
   topic: string,
   count: number,
   timeoutMs = 30000,
-): Promise<ReadRecord[]> => {
-  const admin = kafka.admin();
-  const reader = kafka.partitionReader({ maxWaitMs: 100 });
-  const seen: ReadRecord[] = [];
-  try {
-    reader.start((batch) => {
-      for (const r of batch.records) seen.push(readRecord(batch.partition, r));
-    });
-    const partitions = await admin.partitionCount(topic);
-    for (let partition = 0; partition < partitions; partition++) reader.assign({ topic, partition }, 0);
-    await waitUntil(
-      `${count} records on ${topic}`,
-      async () => {
-        const v = await (() => Promise.resolve(seen.length))();
-        return ((n) => n >= count)(v) ? v : undefined;
-      },
-      timeoutMs,
-      100,
-    );
-    return seen;
-  } finally {
-    await reader.close();
-    await admin.close();
-  }
-};
+): Promise<ReadRecord[]> =>
+  (await readTopicUntil(kafka, topic, (records) => records.length >= count, { timeoutMs, everyMs: 100 })).map(
+    readRecord,
+  );
 
 /**
  * Checks the alert rows' Kafka coordinates against the alerts topic as a read_committed consumer

@@ -13,27 +13,23 @@ import {
   assertAlertCoordinates,
   cleanUp,
   countRows,
-  createTestTopics,
+  createSinkTopics,
   eventMessage,
   labelMessage,
   makeAlert,
   makeEvents,
   makeLabels,
-  produce,
   produceTransactional,
   readTopic,
   sinkEnv,
-  testClickHouse,
-  testKafka,
-  testLogger,
-  uniqueNames,
   type TestNames,
+  uniqueNames,
 } from './fixtures.ts';
-import { waitUntil } from '../../../test/support/harness.ts';
+import { produce, testClickHouse, testKafka, testLogger, waitUntil } from '../../../test/support/harness.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const log = testLogger('sink-crash-it');
-const kafka = testKafka(log);
+const kafka = testKafka({ logger: log });
 const client = testClickHouse();
 let admin: KafkaAdmin;
 
@@ -75,7 +71,7 @@ const exited = async (p: SinkProcess): Promise<number | string | null> => {
 
 test('SIGKILL mid-batch and a restart: still every row exactly once', async () => {
   const n = uniqueNames('crash');
-  await createTestTopics(admin, n, { events: 4, alerts: 2 });
+  await createSinkTopics(kafka, n, { events: 4, alerts: 2 });
   let sink: SinkProcess | undefined;
   try {
     const events = makeEvents(120000, { prefix: n.suffix, users: 2000 });

@@ -24,12 +24,12 @@ import { migrate, readLedger } from '../src/migration-runner.ts';
 import { MIGRATIONS } from '../src/migrations.ts';
 import { startSink } from '../src/start-sink.ts';
 import {
-  AMOUNT_MICROS,
   alertMessage,
+  AMOUNT_MICROS,
   assertAlertCoordinates,
   cleanUp,
   countRows,
-  createTestTopics,
+  createSinkTopics,
   eventMessage,
   labelMessage,
   latestLabels,
@@ -37,19 +37,15 @@ import {
   makeEvents,
   makeLabel,
   makeLabels,
-  produce,
   produceTransactional,
   readTopic,
   sinkEnv,
-  testClickHouse,
-  testKafka,
-  testLogger,
   uniqueNames,
 } from './fixtures.ts';
-import { waitUntil } from '../../../test/support/harness.ts';
+import { produce, testClickHouse, testKafka, testLogger, waitUntil } from '../../../test/support/harness.ts';
 
 const log = testLogger('sink-it');
-const kafka = testKafka(log);
+const kafka = testKafka({ logger: log });
 const client = testClickHouse();
 let admin: KafkaAdmin;
 
@@ -63,7 +59,7 @@ after(async () => {
 
 test('archives every event and alert exactly once; poisoned records go to dead letters', async () => {
   const n = uniqueNames('once');
-  await createTestTopics(admin, n);
+  await createSinkTopics(kafka, n);
   try {
     const events = makeEvents(6000, { prefix: n.suffix });
     // Replays in the topic itself: the same records again, as after a producer retry.
@@ -206,7 +202,7 @@ test('archives every event and alert exactly once; poisoned records go to dead l
 test('archives every label record exactly once; the latest per alert wins; bad labels go to dead letters', async () => {
   const n = uniqueNames('labels');
   // No labels topic yet: the sink may start before the desk, and creates it.
-  await createTestTopics(admin, n, { labels: false });
+  await createSinkTopics(kafka, n, { labels: false });
   try {
     const now = Date.now();
     const alertIds = Array.from({ length: 300 }, (_, i) => makeAlert(i).alertId);

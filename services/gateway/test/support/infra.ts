@@ -1,56 +1,27 @@
-// Real Kafka and Redis for the gateway's integration tests: a random topic per test on the
-// shared broker, a consumer that reads a topic back, and private Redis and Kafka instances (on
-// free loopback ports, started and stopped by this process, by pid) for the outage tests, so
-// that stopping them disturbs nobody else's tests.
+// The gateway's integration tests' own pieces: the gateway's configuration for a test, the tokens
+// they post with, a topic read back as the JSON the gateway wrote, and a redis-server of one test
+// alone (Redis is the gateway's) for the outage test, started and stopped here by pid. Clients,
+// names, topics, waiting and a private Kafka come from the one test-support module,
+// test/support/harness.ts.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
-import { createKafkaClient } from '@tradewatch/shared/kafka-client';
-import type { ConsumedRecord, KafkaClient } from '@tradewatch/shared/kafka-port';
+import type { KafkaClient } from '@tradewatch/shared/kafka-port';
 import { loadGatewayConfig, type GatewayConfig } from '../../src/config.ts';
-import { freePort, waitUntil } from '../../../../test/support/harness.ts';
+import {
+  BROKERS,
+  REDIS_URL,
+  freePort,
+  tailTopic,
+  uniqueName,
+  waitUntil,
+  type TopicRecord,
+} from '../../../../test/support/harness.ts';
 
-export { freePort };
-
-export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const REPO = new URL('../../../../', import.meta.url).pathname;
 const run = promisify(execFile);
 
-export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-export const uniqueName = (what: string) => `test-gateway-${what}-${randomUUID().slice(0, 8)}`;
-
-const kafkaAt = (brokers: string, clientId: string): KafkaClient =>
-  createKafkaClient({ brokers: [brokers], clientId, logger: quietLogger() });
-
-export const createTopic = async (brokers: string, topic: string, partitions = 3): Promise<void> => {
-  const admin = kafkaAt(brokers, 'gateway-test-admin').admin();
-  try {
-    await admin.ensureTopics([{ topic, partitions }]);
-  } finally {
-    await admin.close();
-  }
-};
-
-export const deleteTopic = async (brokers: string, topic: string): Promise<void> => {
-  const admin = kafkaAt(brokers, 'gateway-test-admin').admin();
-  try {
-    await admin.deleteTopics([topic]);
-  } catch {
-    // Best effort: topics of tests are disposable.
-  } finally {
-    await admin.close().catch(() => undefined);
-  }
-};
-
 export interface TopicReader {
-  messages: ConsumedRecord[];
-  /** The partition of each of `messages`. */
-  partitions: number[];
+  /** What has been read so far, in read order per partition (each with its partition). */
+  messages: TopicRecord[];
   /** Values parsed as JSON, in read order per partition. */
   values(): Record<string, unknown>[];
   waitForCount(n: number, ms?: number): Promise<void>;
@@ -58,37 +29,22 @@ export interface TopicReader {
 }
 
 /** Reads every partition of a topic from the beginning (read_committed), without a group. */
-export const readTopic = async (brokers: string, topic: string): Promise<TopicReader> => {
-  const kafka = kafkaAt(brokers, 'gateway-test-reader');
-  const admin = kafka.admin();
-  const partitionCount = await admin.partitionCount(topic).finally(() => admin.close());
-  const reader = kafka.partitionReader({ maxWaitMs: 100 });
-  const messages: ConsumedRecord[] = [];
-  const partitions: number[] = [];
-  reader.start((batch) => {
-    for (const r of batch.records) {
-      messages.push(r);
-      partitions.push(batch.partition);
-    }
-  });
-  for (let partition = 0; partition < partitionCount; partition++) reader.assign({ topic, partition }, 0);
+export const readTopic = async (kafka: KafkaClient, topic: string): Promise<TopicReader> => {
+  const tail = await tailTopic(kafka, topic);
   return {
-    messages,
-    partitions,
-    values: () => messages.map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>),
-    waitForCount: async (n, ms = 30_000) => {
-      await waitUntil(`${n} records on ${topic}`, () => messages.length >= n, ms, 10);
-    },
-    stop: () => reader.close(),
+    messages: tail.records,
+    values: () => tail.records.map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>),
+    waitForCount: (n, ms = 30_000) => tail.until(`${n} records on ${topic}`, (r) => r.length >= n, ms, 10),
+    stop: () => tail.close(),
   };
 };
 
 export const gatewayConfig = (env: Record<string, string>): Readonly<GatewayConfig> =>
   loadGatewayConfig({
-    KAFKA_BROKERS,
+    KAFKA_BROKERS: BROKERS.join(','),
     REDIS_URL,
     GATEWAY_TOKENS: 'gs-it:it-token-1,gs-it2:it-token-2',
-    GATEWAY_REDIS_KEY_PREFIX: `${uniqueName('keys')}:`,
+    GATEWAY_REDIS_KEY_PREFIX: `${uniqueName('gateway-keys')}:`,
     LOG_LEVEL: 'silent',
     ...env,
   });
@@ -146,45 +102,5 @@ export class PrivateRedis {
     process.kill(child.pid!, 'SIGKILL');
     await exited;
     this.child = undefined;
-  }
-}
-
-/**
- * A single-node Kafka of this test alone, started by infra/infra.sh with its own data directory
- * and ports; `down` and `up` stop and restart it (by the pid infra.sh recorded), keeping its data.
- */
-export class PrivateKafka {
-  readonly brokers: string;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly dataDir: string;
-  private constructor(dataDir: string, port: number, controllerPort: number) {
-    this.dataDir = dataDir;
-    this.brokers = `127.0.0.1:${port}`;
-    this.env = {
-      ...process.env,
-      TRADEWATCH_DATA_DIR: dataDir,
-      KAFKA_BROKERS: this.brokers,
-      KAFKA_CONTROLLER_PORT: String(controllerPort),
-      KAFKA_HEAP_OPTS: '-Xmx512m -Xms128m',
-    };
-  }
-  static async start(): Promise<PrivateKafka> {
-    const dir = await mkdtemp(join(tmpdir(), 'tradewatch-gateway-kafka-'));
-    const k = new PrivateKafka(dir, await freePort(), await freePort());
-    await k.up();
-    return k;
-  }
-  private infra(cmd: 'up' | 'down'): Promise<unknown> {
-    return run(join(REPO, 'infra/infra.sh'), [cmd, 'kafka'], { env: this.env, timeout: 120_000 });
-  }
-  up(): Promise<unknown> {
-    return this.infra('up');
-  }
-  down(): Promise<unknown> {
-    return this.infra('down');
-  }
-  async destroy(): Promise<void> {
-    await this.down().catch(() => undefined);
-    await rm(this.dataDir, { recursive: true, force: true });
   }
 }
