@@ -67,7 +67,6 @@ export const loadCompareBenchConfig = (env: Env, root: string) => {
 export const loadDashboardBenchConfig = (env: Env) => {
   const r = new EnvReader(env);
   return r.finish('dashboard bench', {
-    kafkaBrokers: r.hostPorts('KAFKA_BROKERS', DEFAULT_BROKERS),
     clients: positive(r, 'BENCH_CLIENTS', 50),
     clientProcesses: positive(r, 'BENCH_CLIENT_PROCESSES', 2),
     alerts: positive(r, 'BENCH_ALERTS', 100_000),

@@ -27,7 +27,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,37 +41,27 @@ import {
   RULE_VERSION,
   type Alert,
 } from '@tradewatch/shared/alerts';
-import { createKafkaClient } from '@tradewatch/shared/kafka-client';
-import type { KafkaAdmin, KafkaClient, OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
-import { createLogger } from '@tradewatch/shared/logger';
-import { topicSpecs } from '@tradewatch/shared/topology';
+import type { KafkaClient, OutgoingRecord, Producer } from '@tradewatch/shared/kafka-port';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
 import {
   clickhouse,
   clickhouseCommand,
+  createTestTopology,
+  freePort,
   ROOT,
   startService,
-  uniqueName,
+  testKafka,
+  testPipeline,
   waitUntil,
+  withAdmin,
   type RunningService,
 } from '../test/support/harness.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/support/desk-pipeline.ts';
 import { loadDashboardBenchConfig } from './bench-config.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-const { kafkaBrokers, debug, deskNodeOptions, ...cfg } = loadDashboardBenchConfig(process.env);
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+const { debug, deskNodeOptions, ...cfg } = loadDashboardBenchConfig(process.env);
 
 const say = (msg: string) => process.stdout.write(`[dashboard-bench] ${msg}\n`);
 
@@ -443,26 +432,6 @@ function startSseClients(o: SseClientsOptions) {
 // ---------------------------------------------------------------------------------------------
 // Processes, Kafka and ClickHouse helpers
 
-async function withAdmin<T>(kafka: KafkaClient, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** CPU time (user + system) of a process, ms; Linux counts it in 1/100 s. */
 function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -762,24 +731,21 @@ const alertCountOf = async (page: Page): Promise<number> =>
 // ---------------------------------------------------------------------------------------------
 
 async function runBench(): Promise<void> {
-  const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  // Topics, groups and a database of its own: never the real ones of this cluster.
+  const pipeline = testPipeline('bench-desk');
+  const suffix = pipeline.id;
   const names = {
-    feedAlerts: `bench-desk.${suffix}.alerts`,
-    pageAlerts: `bench-desk.${suffix}.page-alerts`,
-    labels: `bench-desk.${suffix}.labels`,
-    events: `bench-desk.${suffix}.events`,
-    deadLetters: `bench-desk.${suffix}.dead-letters`,
-    sinkGroup: `bench-desk-${suffix}-sink`,
-    processorGroup: `bench-desk-${suffix}-processors`,
-    database: `bench_desk_${suffix}`,
+    feedAlerts: `${pipeline.id}.feed-alerts`,
+    pageAlerts: pipeline.topics.alerts,
+    labels: pipeline.topics.labels,
+    events: pipeline.topics.events,
+    deadLetters: pipeline.topics.deadLetters,
+    sinkGroup: pipeline.sinkGroup,
+    database: pipeline.database,
   };
   const token = `bench-${randomBytes(12).toString('hex')}`;
   const deskUser = 'bench-analyst';
-  const kafka = createKafkaClient({
-    brokers: kafkaBrokers,
-    clientId: uniqueName('bench-desk'),
-    logger: createLogger('dashboard-bench', 'error'),
-  });
+  const kafka = testKafka();
   const running: RunningService[] = [];
   let browser: Browser | undefined;
   let sse: ReturnType<typeof startSseClientGroup> | undefined;
@@ -802,9 +768,8 @@ async function runBench(): Promise<void> {
       await Promise.race([s.stop(), sleep(15_000)]);
       await s.kill();
     }
-    const topics = [names.feedAlerts, names.pageAlerts, names.labels, names.events, names.deadLetters];
     await withAdmin(kafka, async (admin) => {
-      await admin.deleteTopics(topics).catch(() => undefined);
+      await admin.deleteTopics([...pipeline.allTopics, names.feedAlerts]).catch(() => undefined);
       await admin.deleteGroups([names.sinkGroup]).catch(() => undefined);
     }).catch(() => undefined);
     await clickhouseCommand(`DROP DATABASE IF EXISTS ${names.database}`).catch(() => undefined);
@@ -815,18 +780,7 @@ async function runBench(): Promise<void> {
   };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
-  const sinkEnv = {
-    EVENTS_TOPIC: names.events,
-    ALERTS_TOPIC: names.pageAlerts,
-    // Its own rules and shadow-alerts topics: never the real ones of this cluster.
-    RULES_TOPIC: `${names.pageAlerts}.rules`,
-    SHADOW_ALERTS_TOPIC: `${names.pageAlerts}.shadow`,
-    LABELS_TOPIC: names.labels,
-    DEAD_LETTER_TOPIC: names.deadLetters,
-    SINK_GROUP_ID: names.sinkGroup,
-    CLICKHOUSE_DATABASE: names.database,
-    LOG_LEVEL: 'warn',
-  };
+  const sinkEnv = { ...pipeline.env, LOG_LEVEL: 'warn' };
   loadSinkConfig(sinkEnv); // the sink's own validation, before anything is started
 
   const startDesk = async (alertsTopic: string, label: string) => {
@@ -834,18 +788,12 @@ async function runBench(): Promise<void> {
     const desk = startService(
       'dashboard',
       {
+        ...pipeline.env,
+        ALERTS_TOPIC: alertsTopic,
         DASHBOARD_HOST: '127.0.0.1',
         DASHBOARD_PORT: String(port),
         DASHBOARD_USERS: `${deskUser}:analyst:${token}`,
         TRADEWATCH_DEMO: '0',
-        ALERTS_TOPIC: alertsTopic,
-        // Its own rules and shadow-alerts topics: never the real ones of this cluster.
-        RULES_TOPIC: `${alertsTopic}.rules`,
-        SHADOW_ALERTS_TOPIC: `${alertsTopic}.shadow`,
-        LABELS_TOPIC: names.labels,
-        EVENTS_TOPIC: names.events,
-        PROCESSOR_GROUP_ID: names.processorGroup,
-        CLICKHOUSE_DATABASE: names.database,
         LOG_LEVEL: 'warn',
         ...(deskNodeOptions === undefined ? {} : { NODE_OPTIONS: deskNodeOptions }),
       },
@@ -870,16 +818,19 @@ async function runBench(): Promise<void> {
   };
 
   try {
-    say(`topics bench-desk.${suffix}.*, database ${names.database}`);
-    await withAdmin(kafka, (admin) =>
-      admin.ensureTopics([
-        { topic: names.feedAlerts, partitions: cfg.partitions },
-        { topic: names.pageAlerts, partitions: cfg.partitions },
-        { topic: names.events, partitions: cfg.partitions },
-        { topic: names.deadLetters, partitions: 1 },
-        ...topicSpecs({ labels: names.labels }),
-      ]),
+    say(`topics ${suffix}.*, database ${names.database}`);
+    const sizes = { eventsPartitions: cfg.partitions };
+    await createTestTopology(
+      kafka,
+      {
+        events: names.events,
+        alerts: names.pageAlerts,
+        deadLetters: names.deadLetters,
+        labels: names.labels,
+      },
+      sizes,
     );
+    await createTestTopology(kafka, { alerts: names.feedAlerts }, sizes);
     // The archive's tables, by the sink's own migrations.
     const migrated = spawnSync(process.execPath, [join(ROOT, 'services/sink/src/migrate-command.ts')], {
       cwd: ROOT,
@@ -1042,7 +993,7 @@ async function runBench(): Promise<void> {
     if (tools.status !== 0 && !existsSync(CHROMIUM)) {
       throw new Error(`infra/infra.sh tools browser failed and ${CHROMIUM} is missing: ${tools.stderr}`);
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
     const viewport = { width: 1440, height: 900 };
 
     // Warm-up, not in the medians: signing in with the form, then the history.

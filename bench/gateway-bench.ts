@@ -17,6 +17,7 @@ import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { TradewatchClient, type EventOutcome, type GameEvent } from '../packages/client/src/index.ts';
 import { createKafkaClient } from '../shared/src/kafka-client.ts';
+import { ensureTopology } from '../shared/src/topology.ts';
 import { freePort } from '../test/support/harness.ts';
 import { loadGatewayBenchConfig } from './bench-config.ts';
 
@@ -234,7 +235,7 @@ let gateway: ChildProcess | undefined;
 const kafka = createKafkaClient({ brokers: cfg.kafkaBrokers, clientId: 'bench-admin', logger: log });
 const admin = kafka.admin();
 try {
-  await admin.ensureTopics([{ topic: TOPIC, partitions: PARTITIONS }]);
+  await ensureTopology(admin, { events: TOPIC }, { eventsPartitions: PARTITIONS });
 
   const redisPort = await freePort();
   redis = spawn(

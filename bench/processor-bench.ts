@@ -30,6 +30,7 @@ import { IpInterner } from '@tradewatch/shared/ip-interner';
 import { encodeUserState } from '@tradewatch/shared/user-state-codec';
 import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import {
+  createTestTopology,
   startService,
   testKafka,
   uniqueName,
@@ -395,23 +396,10 @@ const main = async () => {
     const needKafka = ['baseline', 'process', 'latency', 'failover'].some((p) => cfg.phases.has(p));
     if (!needKafka) return result;
 
-    await withAdmin(kafka, (admin) =>
-      admin.ensureTopics([
-        { topic: topics.events, partitions: cfg.partitions },
-        { topic: topics.alerts, partitions: cfg.partitions },
-        { topic: topics.dlq, partitions: 1 },
-        {
-          topic: topics.changelog,
-          partitions: cfg.partitions,
-          // as the processor creates it (main.ts)
-          config: {
-            'cleanup.policy': 'compact',
-            'segment.bytes': String(64 * 1024 * 1024),
-            'segment.ms': '600000',
-            'min.cleanable.dirty.ratio': '0.3',
-          },
-        },
-      ]),
+    await createTestTopology(
+      kafka,
+      { events: topics.events, alerts: topics.alerts, deadLetters: topics.dlq, changelog: topics.changelog },
+      { eventsPartitions: cfg.partitions },
     );
     const producer = kafka.producer();
     stoppers.push(() => producer.close());

@@ -18,6 +18,7 @@ import { encodeEvent } from '@tradewatch/shared/events';
 import type { KafkaClient, Producer } from '@tradewatch/shared/kafka-port';
 import {
   BROKERS,
+  createTestTopology,
   ROOT,
   startService,
   uniqueName,
@@ -161,7 +162,7 @@ export const runCompare = async (o: {
   const cfg = compareConfig;
   const events = `${id}.cmp.events`;
   o.topicsToDelete.push(events);
-  await withAdmin(kafka, (admin) => admin.ensureTopics([{ topic: events, partitions: cfg.partitions }]));
+  await createTestTopology(kafka, { events }, { eventsPartitions: cfg.partitions });
   const wl = new StreamingWorkload({ users: cfg.users, seed: 77, runId: `${id}-cmp`, takeoverRate: 0.02 });
   say(`compare: ${cfg.events} events over ${cfg.users} users into ${events}`);
   const chunk = 4000;
@@ -217,9 +218,7 @@ export const runCompare = async (o: {
     const appId = `${id}-peer`;
     const peerAlerts = `${appId}.alerts`;
     o.topicsToDelete.push(peerAlerts);
-    await withAdmin(kafka, (admin) =>
-      admin.ensureTopics([{ topic: peerAlerts, partitions: cfg.partitions }]),
-    );
+    await createTestTopology(kafka, { alerts: peerAlerts }, { eventsPartitions: cfg.partitions });
     t0 = performance.now();
     const peer = startPeer(dir, {
       BOOTSTRAP: BROKERS.join(','),

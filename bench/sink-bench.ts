@@ -11,7 +11,6 @@
 // and ≥ 50 % of the bulk-insert rate. Sizes: BENCH_EVENTS (default 1,000,000), BENCH_PARTITIONS
 // (default 6). CLICKHOUSE_TCP_PORT (default 9000) is the port clickhouse-client uses.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,6 +25,7 @@ import { encodeEventRow } from '../services/sink/src/archive-rows.ts';
 import { loadSinkConfig } from '../services/sink/src/config.ts';
 import { migrate } from '../services/sink/src/migration-runner.ts';
 import { createSinkClickHouse, startSink } from '../services/sink/src/start-sink.ts';
+import { createTestTopology, testPipeline } from '../test/support/harness.ts';
 import { loadSinkBenchConfig } from './bench-config.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -34,29 +34,19 @@ const cfg = loadSinkBenchConfig(process.env);
 const EVENTS = cfg.events;
 const PARTITIONS = cfg.partitions;
 const TCP_PORT = cfg.clickhouseTcpPort;
-const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+// Topics, group and databases of its own: never the real ones of this cluster.
+const pipeline = testPipeline('bench-sink');
+const suffix = pipeline.id;
 const names = {
-  eventsTopic: `bench-sink.${suffix}.events`,
-  alertsTopic: `bench-sink.${suffix}.alerts`,
-  labelsTopic: `bench-sink.${suffix}.labels`,
-  deadLetterTopic: `bench-sink.${suffix}.dead-letters`,
-  groupId: `bench-sink-${suffix}`,
-  sinkDb: `bench_sink_${suffix}`,
-  bulkDb: `bench_bulk_${suffix}`,
+  eventsTopic: pipeline.topics.events,
+  sinkDb: pipeline.database,
+  bulkDb: `${pipeline.database}_bulk`,
 };
 
 const log = createLogger('sink-bench', cfg.logLevel);
 const env = {
   ...process.env,
-  EVENTS_TOPIC: names.eventsTopic,
-  ALERTS_TOPIC: names.alertsTopic,
-  // Its own rules and shadow-alerts topics: never the real ones of this cluster.
-  RULES_TOPIC: `${names.alertsTopic}.rules`,
-  SHADOW_ALERTS_TOPIC: `${names.alertsTopic}.shadow`,
-  LABELS_TOPIC: names.labelsTopic,
-  DEAD_LETTER_TOPIC: names.deadLetterTopic,
-  SINK_GROUP_ID: names.groupId,
-  CLICKHOUSE_DATABASE: names.sinkDb,
+  ...pipeline.env,
   STATS_INTERVAL_MS: '0',
 };
 const config = loadSinkConfig(env);
@@ -88,13 +78,12 @@ const makeEvent = (i: number, now: number): GameEvent => {
 // Events are generated from their index when needed, never held in one array: a million live
 // objects in this process would slow the sink's garbage collector and skew its rate.
 const seed = async (now: number): Promise<number> => {
-  const admin = kafka.admin();
-  await admin.ensureTopics([
-    { topic: names.eventsTopic, partitions: PARTITIONS },
-    { topic: names.alertsTopic, partitions: 1 },
-    { topic: names.deadLetterTopic, partitions: 1 },
-  ]);
-  await admin.close();
+  // The alerts topic stays empty: one partition.
+  await createTestTopology(
+    kafka,
+    { events: names.eventsTopic, alerts: pipeline.topics.alerts, deadLetters: pipeline.topics.deadLetters },
+    { eventsPartitions: PARTITIONS, partitions: { alerts: 1 } },
+  );
   const producer = kafka.producer();
   const started = performance.now();
   const chunk = 5000;
@@ -196,9 +185,7 @@ const cleanUp = async () => {
   for (const db of [names.sinkDb, names.bulkDb])
     await runStatement(client, `DROP DATABASE IF EXISTS ${sqlIdentifier(db)}`);
   const admin = kafka.admin();
-  await admin
-    .deleteTopics([names.eventsTopic, names.alertsTopic, names.labelsTopic, names.deadLetterTopic])
-    .catch(() => undefined);
+  await admin.deleteTopics(pipeline.allTopics).catch(() => undefined);
   await admin.close();
 };
 

@@ -27,9 +27,10 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { encodeEvent } from '@tradewatch/shared/events';
 import type { OutgoingRecord } from '@tradewatch/shared/kafka-port';
-import { freePort } from '../test/support/harness.ts';
 import {
   BROKERS,
+  createTestTopology,
+  freePort,
   ROOT,
   startService,
   testKafka,
@@ -85,7 +86,7 @@ const run = uniqueName('bench-tracing');
 const topics = { all: `${run}.traced-all`, some: `${run}.traced-1pct` };
 
 const produceWorkload = async (topic: string, share: number): Promise<void> => {
-  await withAdmin(kafka, (a) => a.ensureTopics([{ topic, partitions: PARTITIONS }]));
+  await createTestTopology(kafka, { events: topic }, { eventsPartitions: PARTITIONS });
   const events = generateWorkload({ users: USERS, events: EVENTS, seed: 11 });
   const producer = kafka.producer({ compression: 'lz4' });
   try {
@@ -248,7 +249,7 @@ try {
     processor.push(r);
   }
 
-  await withAdmin(kafka, (a) => a.ensureTopics([{ topic: gatewayTopic, partitions: PARTITIONS }]));
+  await createTestTopology(kafka, { events: gatewayTopic }, { eventsPartitions: PARTITIONS });
   const redisPort = await freePort();
   redis = spawn(
     'redis-server',

@@ -27,22 +27,23 @@ import {
   type RunningService,
 } from './harness.ts';
 
-/** Debian's Chromium (installed by infra.sh if missing), headless; never a downloaded build. */
+/** Debian's Chromium, never a downloaded build, and how the tests and the desk's bench run it. */
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Debian's Chromium (installed by infra.sh if missing), headless. */
 export const launchChromium = async (): Promise<Browser> => {
   execFileSync('bash', [join(ROOT, 'infra/infra.sh'), 'tools', 'browser'], { stdio: 'inherit' });
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
 };
 
 export interface DeskUserCredentials {
