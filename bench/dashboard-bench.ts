@@ -48,6 +48,7 @@ import {
   clickhouseCommand,
   createTestTopology,
   freePort,
+  produceFast,
   ROOT,
   startService,
   testKafka,
@@ -64,6 +65,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const { debug, deskNodeOptions, ...cfg } = loadDashboardBenchConfig(process.env);
 
 const say = (msg: string) => process.stdout.write(`[dashboard-bench] ${msg}\n`);
+/** Alerts a request when the bench produces as fast as it can. */
+const FAST_CHUNK = 2000;
 
 const percentile = (sorted: ArrayLike<number>, q: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -466,27 +469,6 @@ function watchProcess(pid: number) {
   };
 }
 
-/** Sends `count` messages in chunks with a few requests in flight; returns messages/s. */
-async function produceFast(
-  producer: Producer,
-  topic: string,
-  count: number,
-  make: (i: number) => Message,
-): Promise<number> {
-  const started = performance.now();
-  const chunk = 2000;
-  const inFlight = new Set<Promise<unknown>>();
-  for (let i = 0; i < count; i += chunk) {
-    const messages: Message[] = [];
-    for (let j = i; j < Math.min(count, i + chunk); j++) messages.push(make(j));
-    const p = producer.send(messages.map((m) => ({ topic, ...m }))).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= 4) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  return count / ((performance.now() - started) / 1000);
-}
-
 /**
  * Produces `rate` alerts/s of `tag`, each stamped with its send time as detectedAt, until `total`
  * are sent or it is stopped.
@@ -864,8 +846,12 @@ async function runBench(): Promise<void> {
     const fastTag = `fast-${suffix}`;
     await sse.expect(fastTag, cfg.alerts, false);
     const fastWatch = watchProcess(desk.child.pid!);
-    const producedPerSec = await produceFast(producer, names.feedAlerts, cfg.alerts, (i) =>
-      alertMessage(makeAlert(fastTag, i, Date.now())),
+    const producedPerSec = await produceFast(
+      producer,
+      names.feedAlerts,
+      cfg.alerts,
+      (i) => alertMessage(makeAlert(fastTag, i, Date.now())),
+      FAST_CHUNK,
     );
     const fastResult = await sse.result(600_000);
     const fast = {
@@ -941,8 +927,12 @@ async function runBench(): Promise<void> {
     const now = Date.now();
     const pageTag = `page-${suffix}`;
     const n = cfg.pageAlerts;
-    await produceFast(producer, names.pageAlerts, n, (i) =>
-      alertMessage(makeAlert(pageTag, i, now - (n - i) * 1500)),
+    await produceFast(
+      producer,
+      names.pageAlerts,
+      n,
+      (i) => alertMessage(makeAlert(pageTag, i, now - (n - i) * 1500)),
+      FAST_CHUNK,
     );
     const sink = startService('sink', { ...sinkEnv, SINK_MIGRATE_ON_START: 'false' }, 'bench-desk-sink');
     running.push(sink);

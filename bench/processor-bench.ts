@@ -31,6 +31,7 @@ import { encodeUserState } from '@tradewatch/shared/user-state-codec';
 import { UserStateStore } from '@tradewatch/shared/user-state-store';
 import {
   createTestTopology,
+  produceFast,
   startService,
   testKafka,
   uniqueName,
@@ -44,6 +45,8 @@ import { runCompare } from './processor-compare.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HISTORY = 20;
+/** Records a request when the bench fills a topic as fast as it can. */
+const SEED_CHUNK = 4000;
 
 const { processorEnv: processorSettings, ...cfg } = loadProcessorBenchConfig(process.env);
 
@@ -133,27 +136,6 @@ const offsetsOf = async (kafka: KafkaClient, topic: string, groupId?: string): P
   });
 
 const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-
-/** Sends messages in chunks with a few requests in flight; returns messages/s. */
-const produceFast = async (
-  producer: Producer,
-  topic: string,
-  count: number,
-  make: (i: number) => Message,
-): Promise<number> => {
-  const started = performance.now();
-  const chunk = 4000;
-  const inFlight = new Set<Promise<unknown>>();
-  for (let i = 0; i < count; i += chunk) {
-    const messages: Message[] = [];
-    for (let j = i; j < Math.min(count, i + chunk); j++) messages.push(make(j));
-    const p = producer.send(messages.map((m) => ({ topic, ...m }))).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= 4) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  return count / ((performance.now() - started) / 1000);
-};
 
 /** Produces workload events at a steady rate, each stamped with its send time, until stopped. */
 class PacedProducer {
@@ -406,15 +388,27 @@ const main = async () => {
     const players = new StreamingWorkload({ users: cfg.users, seed: cfg.seed, runId: id });
 
     say(`seed: changelog with ${cfg.users} users (full histories), events topic with ${cfg.events} events`);
-    const seedRate = await produceFast(producer, topics.changelog, cfg.users, (i) => ({
-      key: players.userId(i),
-      value: encodeUserState(toSnapshot(players.historyOf(i, HISTORY), i)),
-    }));
+    const seedRate = await produceFast(
+      producer,
+      topics.changelog,
+      cfg.users,
+      (i) => ({
+        key: players.userId(i),
+        value: encodeUserState(toSnapshot(players.historyOf(i, HISTORY), i)),
+      }),
+      SEED_CHUNK,
+    );
     const fillWl = new StreamingWorkload({ users: cfg.users, seed: cfg.seed, streamSeed: 1000, runId: id });
-    const fillRate = await produceFast(producer, topics.events, cfg.events, () => {
-      const ev = fillWl.next(Date.now());
-      return { key: ev.userId, value: encodeEvent(ev) };
-    });
+    const fillRate = await produceFast(
+      producer,
+      topics.events,
+      cfg.events,
+      () => {
+        const ev = fillWl.next(Date.now());
+        return { key: ev.userId, value: encodeEvent(ev) };
+      },
+      SEED_CHUNK,
+    );
     const ends = await offsetsOf(kafka, topics.events);
     const total = sum(ends);
     result.seed = {

@@ -19,6 +19,7 @@ import type { KafkaClient, Producer } from '@tradewatch/shared/kafka-port';
 import {
   BROKERS,
   createTestTopology,
+  produceFast,
   ROOT,
   startService,
   uniqueName,
@@ -165,19 +166,16 @@ export const runCompare = async (o: {
   await createTestTopology(kafka, { events }, { eventsPartitions: cfg.partitions });
   const wl = new StreamingWorkload({ users: cfg.users, seed: 77, runId: `${id}-cmp`, takeoverRate: 0.02 });
   say(`compare: ${cfg.events} events over ${cfg.users} users into ${events}`);
-  const chunk = 4000;
-  const inFlight = new Set<Promise<unknown>>();
-  for (let i = 0; i < cfg.events; i += chunk) {
-    const batch = [];
-    for (let j = i; j < Math.min(cfg.events, i + chunk); j++) {
+  await produceFast(
+    producer,
+    events,
+    cfg.events,
+    () => {
       const ev = wl.next(Date.now());
-      batch.push({ topic: events, key: ev.userId, value: encodeEvent(ev) });
-    }
-    const p = producer.send(batch).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= 4) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
+      return { key: ev.userId, value: encodeEvent(ev) };
+    },
+    4000,
+  );
   const total = [...(await ends(kafka, events)).values()].reduce((a, b) => a + b, 0);
   const out: Record<string, unknown> = { events: total, users: cfg.users, partitions: cfg.partitions };
 
