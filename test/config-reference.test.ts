@@ -1,5 +1,6 @@
 // The configuration reference (docs/configuration.md) against the code: every variable it names
-// is read somewhere, and every default it states is the default the code gives. The code is the
+// is read somewhere, and every default it states is the default the code gives; and the topic
+// table of docs/operators.md against shared/src/topology.ts. The code is the
 // one list (each service's src/config.ts, shared/src, and the config modules of npm start,
 // scripts/stack-config.ts, and of the benchmarks, bench/bench-config.ts); this keeps the page
 // from drifting from it.
@@ -8,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as topology from '@tradewatch/shared/topology';
+import { loadStackConfig } from '../scripts/stack-config.ts';
 import { ROOT } from './support/harness.ts';
 
 const sources = (): { file: string; text: string }[] => {
@@ -101,4 +103,44 @@ test('every variable of docs/configuration.md is read by the code, with the defa
     }
   }
   assert.deepEqual(problems, []);
+});
+
+/** The rows of the topic table of docs/operators.md: topic name and partitions, as written. */
+const topicTable = (): Map<string, string> => {
+  const page = readFileSync(join(ROOT, 'docs/operators.md'), 'utf8');
+  const section = page.slice(page.indexOf('## Topics'), page.indexOf('\n## ', page.indexOf('## Topics') + 1));
+  const rows = new Map<string, string>();
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    const name = /^`([^`]+)`$/.exec(cells[1] ?? '')?.[1];
+    if (name !== undefined) rows.set(name, cells[2]!);
+  }
+  return rows;
+};
+
+test('the topic table of docs/operators.md lists every topic of the topology, with its partitions', () => {
+  const { DEFAULT_EVENTS_TOPIC } = topology;
+  const names: Record<topology.TopicRole, string> = {
+    events: DEFAULT_EVENTS_TOPIC,
+    alerts: topology.DEFAULT_ALERTS_TOPIC,
+    shadowAlerts: topology.DEFAULT_SHADOW_ALERTS_TOPIC,
+    rules: topology.DEFAULT_RULES_TOPIC,
+    labels: topology.DEFAULT_LABELS_TOPIC,
+    changelog: topology.defaultChangelogTopic('<group>'),
+    deadLetters: topology.DEFAULT_DEAD_LETTER_TOPIC,
+    sandbox: topology.defaultSandboxTopic('<events>'),
+  };
+  const expected = new Map(
+    topology.TOPIC_ROLES.map((role) => {
+      const { partitions } = topology.TOPOLOGY[role];
+      const stated =
+        role === 'events'
+          ? String(loadStackConfig({}, ROOT).eventsPartitions)
+          : partitions === 'events'
+            ? `as \`${DEFAULT_EVENTS_TOPIC}\``
+            : String(partitions);
+      return [names[role], stated];
+    }),
+  );
+  assert.deepEqual(topicTable(), expected);
 });
