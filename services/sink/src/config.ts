@@ -43,7 +43,7 @@ export interface SinkConfig {
   shadowAlertsTopic: string;
   /** Rule definitions, archived in `rule_versions` (the audit trail). */
   rulesTopic: string;
-  /** The fraud desk's analyst labels; created (shared/src/labels.ts) if the desk has not yet. */
+  /** The fraud desk's analyst labels; created (shared/src/topology.ts) if the desk has not yet. */
   labelsTopic: string;
   deadLetterTopic: string;
   groupId: string;
