@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { BrokerWatch, brokerKey } from '@tradewatch/shared/kafka-broker-watch';
-import { waitUntil } from '../../test/support/harness.ts';
+import { BROKERS, waitUntil } from '../../test/support/harness.ts';
 
-const BROKER = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')[0]!;
+const BROKER = BROKERS[0]!;
 
 test('a broker that accepts and never answers is silent until it answers', async () => {
   // Holds every connection open; answers ApiVersions only once `answering` is set.

@@ -17,6 +17,7 @@ import { TrafficGenerator } from '../../services/simulator/src/traffic-generator
 import {
   freePort,
   CLICKHOUSE_URL,
+  KEEP_TEST_DATA,
   clickhouse,
   clickhouseCommand,
   readTopicUntil,
@@ -232,7 +233,7 @@ export const startChaosPipeline = async (
   const stop = async () => {
     stopping = true;
     await Promise.all(services.map((s) => s.kill()));
-    if (process.env.KEEP_TEST_DATA === '1') return;
+    if (KEEP_TEST_DATA) return;
     await clickhouseCommand(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
   };
   const starting = <T>(work: Promise<T>) => Promise.race([work, startupFailed]);
@@ -662,8 +663,7 @@ const compareArchived = async (
         }),
     );
   } finally {
-    if (process.env.KEEP_TEST_DATA !== '1')
-      await clickhouseCommand(`DROP TABLE IF EXISTS ${want}`).catch(() => undefined);
+    if (!KEEP_TEST_DATA) await clickhouseCommand(`DROP TABLE IF EXISTS ${want}`).catch(() => undefined);
   }
 };
 
