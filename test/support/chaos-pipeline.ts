@@ -610,24 +610,58 @@ const compareArchived = async (
 ): Promise<void> => {
   const want = `${db}.expected_${table}`;
   const loaded = close === undefined ? columns : [...columns, close.column];
-  await clickhouseCommand(`DROP TABLE IF EXISTS ${want}`);
-  await clickhouseCommand(`CREATE TABLE ${want} AS ${db}.${table} ENGINE = Memory`);
+  // Every request below can be sent again: the expected table is only ever compared as a set.
+  // A request on a kept-alive connection that ClickHouse closed meanwhile (its keep-alive is 3 s,
+  // and a soak's multi-gigabyte heap can pause the event loop longer) fails before it is read.
+  const send = async (stage: string, sql: string, body?: string): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await fetch(`${CLICKHOUSE_URL}/?query=${encodeURIComponent(sql)}`, {
+          method: 'POST',
+          ...(body === undefined ? {} : { body }),
+          signal: AbortSignal.timeout(300000),
+        });
+        const text = await res.text();
+        if (!res.ok) throw new Error(`ClickHouse: ${stage}: ${text.slice(0, 300)}`);
+        return text;
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string; message?: string } };
+        if (!(err instanceof TypeError) || attempt === 3) {
+          if (e.message.startsWith('ClickHouse: ')) throw err;
+          throw new Error(
+            `ClickHouse: ${stage}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? 'no cause'})`,
+            {
+              cause: err,
+            },
+          );
+        }
+      }
+    }
+  };
+  const rowsOf = (text: string) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const q = async (stage: string, sql: string) => rowsOf(await send(stage, `${sql} FORMAT JSONEachRow`));
+  await send(`dropping ${want}`, `DROP TABLE IF EXISTS ${want}`);
+  await send(`creating ${want}`, `CREATE TABLE IF NOT EXISTS ${want} AS ${db}.${table} ENGINE = Memory`);
   try {
     for (let i = 0; i < expected.length; i += 100000) {
       const body = expected
         .slice(i, i + 100000)
         .map((r) => JSON.stringify(r))
         .join('\n');
-      const res = await fetch(
-        `${CLICKHOUSE_URL}/?query=${encodeURIComponent(`INSERT INTO ${want} (${loaded.join(', ')}) FORMAT JSONEachRow`)}`,
-        { method: 'POST', body, signal: AbortSignal.timeout(120000) },
+      await send(
+        `loading rows ${i}-${i + 99999} into ${want}`,
+        `INSERT INTO ${want} (${loaded.join(', ')}) FORMAT JSONEachRow`,
+        body,
       );
-      if (!res.ok) throw new Error(`ClickHouse: loading ${want}: ${(await res.text()).slice(0, 300)}`);
     }
     const tuple = `(${columns.join(', ')})`;
     const archived = `SELECT ${columns.join(', ')} FROM ${db}.${table} FINAL`;
-    const q = (sql: string) => clickhouse<Record<string, unknown>>(sql, { timeoutMs: 300000 });
     const [counts] = await q(
+      `comparing ${table} with ${want}`,
       `SELECT
          (SELECT count() FROM ${want} WHERE ${tuple} NOT IN (${archived})) AS missing,
          (SELECT count() FROM (${archived}) WHERE ${tuple} NOT IN (SELECT ${columns.join(', ')} FROM ${want})) AS extra,
@@ -641,6 +675,7 @@ const compareArchived = async (
     if (close !== undefined) {
       const c = close.column;
       apart = await q(
+        `comparing ${table}.${c}`,
         `SELECT ${key}, ${c}, want FROM (SELECT ${key}, ${c} FROM ${db}.${table} FINAL)
          ANY INNER JOIN (SELECT ${key}, ${c} AS want FROM ${want}) USING ${key}
          WHERE abs(${c} - want) > ${close.within} * abs(want) LIMIT 3`,
@@ -648,9 +683,11 @@ const compareArchived = async (
     }
     if (missing + extra + repeated + apart.length === 0) return;
     const firstMissing = await q(
+      'the first rows missing',
       `SELECT ${columns.join(', ')} FROM ${want} WHERE ${tuple} NOT IN (${archived}) LIMIT 3`,
     );
     const firstExtra = await q(
+      'the first rows extra',
       `SELECT * FROM (${archived}) WHERE ${tuple} NOT IN (SELECT ${columns.join(', ')} FROM ${want}) LIMIT 3`,
     );
     assert.fail(
