@@ -23,7 +23,7 @@ step lint eslint --max-warnings 0 .
 step types tsc -p tsconfig.json --noEmit
 step types-web tsc -p services/dashboard/web/tsconfig.json
 # Test files run one at a time: integration tests share the 2-core machine with the broker.
-# test/chaos.test.ts (about four minutes) starts a private three-broker cluster of its own.
+# test/chaos.e2e.test.ts (about four minutes) starts a private three-broker cluster of its own.
 mapfile -t tests < <(find shared/test services/*/test packages/*/test test -name '*.test.ts' \
   -not -path '*/node_modules/*' | sort)
 step tests node --test --test-concurrency=1 --test-timeout=600000 "${tests[@]}"
