@@ -10,9 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAlert, RULE_ID, RULE_VERSION, type Alert } from '@tradewatch/shared/alerts';
 import { validateIncomingEvent, type GameEvent } from '@tradewatch/shared/events';
 import { createKafkaClient } from '@tradewatch/shared/kafka-client';
-import type { KafkaClient, PartitionReader, TopicSpec } from '@tradewatch/shared/kafka-port';
+import type { KafkaClient, PartitionReader } from '@tradewatch/shared/kafka-port';
 import { createLogger } from '@tradewatch/shared/logger';
-import { TOPOLOGY } from '@tradewatch/shared/topology';
+import { topicSpecs } from '@tradewatch/shared/topology';
 import { TrafficGenerator } from '../../services/simulator/src/traffic-generator.ts';
 import {
   freePort,
@@ -34,7 +34,6 @@ export const PARTITIONS = 6;
 const GAME_SERVER = 'gs-chaos';
 const TOKEN = 'chaos-gateway-token';
 /** Durable on two of three replicas, as production runs. */
-const DURABLE = { replicationFactor: 3, config: { 'min.insync.replicas': '2' } } as const;
 
 export type Body = Record<string, unknown>;
 
@@ -89,9 +88,8 @@ export const clusterClient = (cluster: KafkaCluster): KafkaClient =>
   });
 
 /**
- * Creates every topic the services use with three replicas and min.insync.replicas=2 (the
- * services would create the ones they miss with one replica), checks that the cluster shows them
- * so, then starts gateway, `processors` processors and sink, and waits until they work.
+ * Creates every topic the services use from the topology, checks that the cluster gave them three
+ * replicas and min.insync.replicas=2 (its defaults), then starts gateway, `processors` processors and sink, and waits until they work.
  */
 export const startChaosPipeline = async (
   cluster: KafkaCluster,
@@ -110,37 +108,9 @@ export const startChaosPipeline = async (
     rules: `${id}.rules`,
   };
   const processorGroup = `${id}-processor`;
-  const specs: TopicSpec[] = [
-    { topic: topics.events, partitions: PARTITIONS, ...DURABLE },
-    { topic: topics.alerts, partitions: PARTITIONS, ...DURABLE },
-    { topic: topics.shadowAlerts, partitions: PARTITIONS, ...DURABLE },
-    {
-      topic: topics.rules,
-      partitions: 1,
-      replicationFactor: 3,
-      config: { ...TOPOLOGY.rules.config, 'min.insync.replicas': '2' },
-    },
-    {
-      topic: topics.changelog,
-      partitions: PARTITIONS,
-      replicationFactor: 3,
-      // As the processor creates it, and durable.
-      config: {
-        'min.insync.replicas': '2',
-        'cleanup.policy': 'compact',
-        'segment.bytes': String(64 * 1024 * 1024),
-        'segment.ms': '600000',
-        'min.cleanable.dirty.ratio': '0.3',
-      },
-    },
-    { topic: topics.deadLetters, partitions: 1, ...DURABLE },
-    {
-      topic: topics.labels,
-      partitions: 3,
-      replicationFactor: 3,
-      config: { 'min.insync.replicas': '2', 'retention.ms': '-1' },
-    },
-  ];
+  // As the services declare them (shared/src/topology.ts); the replication comes from the
+  // cluster's defaults, as in production, and is checked below.
+  const specs = topicSpecs(topics, { eventsPartitions: PARTITIONS });
   // Asked again on failure: on a loaded machine ensureTopics can read a just-created topic's
   // metadata before it exists ("Unknown topic"), and creating what exists is a no-op.
   await waitUntil(
