@@ -3,13 +3,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// Client libraries and the one file (the adapter) that may import each.
+// Client libraries and the files (the adapter) that may import each.
 const CLIENT_LIBRARIES = [
   {
-    adapter: 'shared/src/kafka-client.ts',
+    adapter: 'shared/src/kafka/*.ts',
     group: ['@platformatic/kafka', '@platformatic/kafka/*', 'kafkajs', 'kafkajs/*'],
     message:
-      'Kafka is reached through the port (@tradewatch/shared/kafka-port); only shared/src/kafka-client.ts imports the client library.',
+      'Kafka is reached through the port (@tradewatch/shared/kafka-port); only the files of shared/src/kafka/ import the client library.',
   },
   {
     adapter: 'services/gateway/src/redis.ts',

@@ -1,8 +1,9 @@
 // The Kafka port: the small interfaces tradewatch's services and tests talk to. One adapter
-// (kafka-client.ts, on @platformatic/kafka) implements them; nothing else names the client
-// library or its types, so code written against the port is tested with plain fakes of it and a
-// change of client touches the adapter alone. Offsets are numbers (safe up to 2^53, far past any
-// partition's life), keys and values Buffers as read, strings or Buffers when written.
+// (kafka/, entered through kafka-client.ts, on @platformatic/kafka) implements them; nothing
+// else names the client library or its types, so code written against the port is tested with
+// plain fakes of it and a change of client touches the adapter alone. Offsets are numbers (safe
+// up to 2^53, far past any partition's life), keys and values Buffers as read, strings or
+// Buffers when written.
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 export const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];

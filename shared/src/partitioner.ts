@@ -1,8 +1,8 @@
 // The partition Kafka's default partitioner gives a keyed record: toPositive(murmur2(utf8(key)))
 // modulo the partition count. The Java client (BuiltInPartitioner.partitionForKey), librdkafka's
 // murmur2_random and @platformatic/kafka's compatibilityPartitioner, which every producer of ours
-// uses (kafka-client.ts), compute exactly this, so a reader can tell which partition (and so which
-// processor instance) holds a user without asking Kafka.
+// uses (kafka/client.ts, kafka/transactional-producer.ts), compute exactly this, so a reader can
+// tell which partition (and so which processor instance) holds a user without asking Kafka.
 // Pure: no I/O.
 
 const SEED = 0x9747b28c;
