@@ -3,7 +3,7 @@
 // commit from costing the library's default second), the request timeouts it asks for, and the
 // one-line cause and counter with which the library's own retries are logged.
 import { metrics, type Counter } from '@opentelemetry/api';
-import { classifyKafkaError } from './errors.ts';
+import { classifyKafkaError, walkErrors } from './errors.ts';
 
 /**
  * Runs an operation again while it fails with a retriable error, up to a deadline: right after a
@@ -44,17 +44,11 @@ export const lastRetryError = new WeakMap<object, unknown>();
 /** What a retried error says, in a line: the distinct messages of the errors it aggregates. */
 export const retryCause = (error: unknown): string => {
   const leaves: string[] = [];
-  const walk = (e: unknown, depth: number) => {
-    if (depth > 4 || e === null || typeof e !== 'object') return;
-    const errors = (e as { errors?: unknown }).errors;
-    if (Array.isArray(errors) && errors.length > 0) {
-      for (const inner of errors) walk(inner, depth + 1);
-      return;
-    }
-    const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && message !== '' && !leaves.includes(message)) leaves.push(message);
-  };
-  walk(error, 0);
+  walkErrors(error, (e) => {
+    if ((e.errors?.length ?? 0) > 0) return;
+    if (typeof e.message === 'string' && e.message !== '' && !leaves.includes(e.message))
+      leaves.push(e.message);
+  });
   const line = leaves.join('; ');
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 };
