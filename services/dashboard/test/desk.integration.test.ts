@@ -57,6 +57,9 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
     events: `${suffix}.events`,
     alerts: `${suffix}.alerts`,
     labels: `${suffix}.labels`,
+    // The sink reads these too: topics of the test's own, never the product's default names.
+    shadowAlerts: `${suffix}.alerts.shadow`,
+    rules: `${suffix}.rules`,
     dead: `${suffix}.dead-letters`,
     db: `it_desk_${suffix.replace(/[^A-Za-z0-9]/g, '_')}`,
   };
@@ -75,6 +78,8 @@ test('page + stream = exactly the committed alerts, across a desk restart; label
     EVENTS_TOPIC: names.events,
     ALERTS_TOPIC: names.alerts,
     LABELS_TOPIC: names.labels,
+    SHADOW_ALERTS_TOPIC: names.shadowAlerts,
+    RULES_TOPIC: names.rules,
     DEAD_LETTER_TOPIC: names.dead,
     SINK_GROUP_ID: `${suffix}-sink`,
     SINK_BATCH_MAX_WAIT_MS: '100',
